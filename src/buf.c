@@ -1,0 +1,208 @@
+/* buf.c: growable byte buffers, separator framing and non-blocking I/O. */
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ppool.h"
+
+/* Make an empty buffer; it allocates nothing until bytes are added. */
+void
+buf_init(struct buf *b)
+{
+	memset(b, 0, sizeof *b);
+}
+
+/* Free a buffer's memory and leave it empty and reusable. */
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	buf_init(b);
+}
+
+/* Drop the contents, keeping the memory. */
+void
+buf_reset(struct buf *b)
+{
+	b->off = b->len = b->scan = 0;
+	if (b->cap > 0)
+		b->data[0] = '\0';
+}
+
+/* Make room for n more bytes (plus the terminating NUL) after len. */
+void
+buf_reserve(struct buf *b, size_t n)
+{
+	size_t	 used = b->len - b->off, want;
+
+	if (b->cap - b->len > n)
+		return;
+	/* Move the unconsumed bytes down before growing. */
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, used);
+		b->scan -= b->off;
+		b->len = used;
+		b->off = 0;
+		b->data[b->len] = '\0';
+		if (b->cap - b->len > n)
+			return;
+	}
+	want = b->cap < 256 ? 256 : b->cap;
+	while (want - b->len <= n)
+		want *= 2;
+	b->data = xreallocarray(b->data, want, 1);
+	b->cap = want;
+}
+
+/* Append n bytes. */
+void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+/* Append one byte. */
+void
+buf_addc(struct buf *b, char c)
+{
+	buf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
+
+/* Append a NUL-terminated string. */
+void
+buf_addstr(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* Append an unsigned integer in decimal, without printf's cost. */
+void
+buf_add_uint(struct buf *b, uint64_t v)
+{
+	char	 tmp[24], *p = tmp + sizeof tmp;
+
+	do {
+		*--p = '0' + v % 10;
+		v /= 10;
+	} while (v != 0);
+	buf_add(b, p, tmp + sizeof tmp - p);
+}
+
+/* Append printf-formatted text. */
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	buf_reserve(b, n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, n + 1, fmt, ap);
+	va_end(ap);
+	b->len += n;
+}
+
+/* Mark n unconsumed bytes as consumed. */
+void
+buf_consume(struct buf *b, size_t n)
+{
+	b->off += n;
+	if (b->scan < b->off)
+		b->scan = b->off;
+	if (b->off == b->len)
+		buf_reset(b);
+}
+
+/* Free the memory of an empty buffer that grew beyond limit bytes. */
+void
+buf_shrink(struct buf *b, size_t limit)
+{
+	if (b->cap > limit && b->len == b->off)
+		buf_free(b);
+}
+
+/*
+ * Find the next record ended by sep among the unconsumed bytes.  Return its
+ * start and set *len to its length without sep, consuming it and sep; or
+ * return NULL when no complete record is buffered yet.  The search resumes
+ * where the last one stopped, so a long record is scanned once.
+ */
+char *
+buf_frame(struct buf *b, int sep, size_t *len)
+{
+	char	*start, *end;
+
+	if (b->scan < b->off)
+		b->scan = b->off;
+	if (b->scan >= b->len)
+		return NULL;
+	end = memchr(b->data + b->scan, sep, b->len - b->scan);
+	if (end == NULL) {
+		b->scan = b->len;
+		return NULL;
+	}
+	start = b->data + b->off;
+	*len = end - start;
+	b->off += *len + 1;
+	b->scan = b->off;
+	/* Keep the memory, but let the next read start at the beginning. */
+	if (b->off == b->len)
+		b->off = b->len = b->scan = 0;
+	return start;
+}
+
+/*
+ * Read up to max bytes from fd after the buffered ones.  Return the count,
+ * 0 at end of file, or -1 with errno (EAGAIN when nothing is ready).
+ */
+ssize_t
+buf_read(struct buf *b, int fd, size_t max)
+{
+	ssize_t	 n;
+
+	buf_reserve(b, max);
+	do
+		n = read(fd, b->data + b->len, max);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		b->len += n;
+		b->data[b->len] = '\0';
+	}
+	return n;
+}
+
+/*
+ * Write unconsumed bytes to fd, consuming what was written.  Return the
+ * count written, or -1 with errno (EAGAIN when fd is full, EPIPE when its
+ * reader is gone).
+ */
+ssize_t
+buf_write(struct buf *b, int fd)
+{
+	ssize_t	 n;
+
+	if (buf_used(b) == 0)
+		return 0;
+	do
+		n = write(fd, buf_head(b), buf_used(b));
+	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		buf_consume(b, n);
+	return n;
+}

@@ -1,0 +1,163 @@
+/* input.c: reading task input and cutting it into tasks. */
+
+#include "config.h"
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ppool.h"
+
+/* Bytes asked of one read(). */
+#define INPUT_CHUNK	(64 * 1024)
+
+static struct {
+	const struct config	*cfg;
+	int			 fd;
+	int			 sep;		/* '\n' or '\0' */
+	int			 eof;
+	int			 discarding;	/* inside an over-long task */
+	struct buf		 buf;
+} in = { .fd = -1 };
+
+/* Open the input named by -a, or take stdin. */
+void
+input_open(const struct config *cfg)
+{
+	in.cfg = cfg;
+	in.sep = cfg->input_format == INPUT_NUL ? '\0' : '\n';
+	buf_init(&in.buf);
+	if (cfg->input_path == NULL) {
+		/*
+		 * stdin stays blocking: its open file description may be
+		 * shared with the shell.  The loop reads it once per POLLIN,
+		 * which does not block.
+		 */
+		in.fd = STDIN_FILENO;
+		return;
+	}
+	in.fd = open(cfg->input_path, O_RDONLY | O_CLOEXEC);
+	if (in.fd == -1)
+		err(EXIT_FATAL, "cannot open input file %s", cfg->input_path);
+}
+
+/* Close the input and free its buffer. */
+void
+input_close(void)
+{
+	if (in.fd > STDIN_FILENO)
+		close(in.fd);
+	in.fd = -1;
+	buf_free(&in.buf);
+}
+
+/* The descriptor to poll, or -1 once the input is finished. */
+int
+input_fd(void)
+{
+	return in.eof ? -1 : in.fd;
+}
+
+/* Return 1 when all input was read and cut into tasks. */
+int
+input_eof(void)
+{
+	return in.eof && buf_used(&in.buf) == 0;
+}
+
+/*
+ * Read one chunk of input.  Return 1 after a read, 0 at end of input or when
+ * nothing was ready.  A read error ends the input with a warning: the tasks
+ * already read still run.
+ */
+int
+input_read(void)
+{
+	ssize_t	 n;
+
+	if (in.eof)
+		return 0;
+	n = buf_read(&in.buf, in.fd, INPUT_CHUNK);
+	if (n > 0)
+		return 1;
+	if (n == -1 && errno == EAGAIN)
+		return 0;
+	if (n == -1)
+		warn("reading tasks stopped");
+	in.eof = 1;
+	return 0;
+}
+
+/* Return 1 when a task of len bytes is blank and so not a task at all. */
+static int
+input_blank(const char *line, size_t len)
+{
+	size_t	 i;
+
+	if (in.cfg->input_format != INPUT_JSON)
+		return len == 0;
+	for (i = 0; i < len; i++) {
+		if (strchr(" \t\r\n", line[i]) == NULL || line[i] == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+/* Fill s with a task that is longer than --max-line. */
+static void
+input_too_long(struct slot *s)
+{
+	task_fail(s, "task longer than --max-line (%zu bytes)",
+	    in.cfg->max_line);
+}
+
+/*
+ * Cut the next task out of the buffered input into s.  Return 1 when s
+ * holds a task (pending, or done with an error), 0 when more input is
+ * needed or the input is finished.
+ */
+int
+input_next(struct slot *s)
+{
+	char	*line;
+	size_t	 len;
+
+	for (;;) {
+		line = buf_frame(&in.buf, in.sep, &len);
+		if (line == NULL) {
+			len = buf_used(&in.buf);
+			if (in.discarding) {
+				/* Drop the rest of the over-long task. */
+				buf_consume(&in.buf, len);
+				if (in.eof)
+					in.discarding = 0;
+				return 0;
+			}
+			if (len > in.cfg->max_line) {
+				buf_consume(&in.buf, len);
+				in.discarding = !in.eof;
+				input_too_long(s);
+				return 1;
+			}
+			if (!in.eof || len == 0)
+				return 0;
+			/* The last task has no separator after it. */
+			line = buf_head(&in.buf);
+			in.buf.off = in.buf.len;
+		} else if (in.discarding) {
+			in.discarding = 0;
+			continue;
+		}
+		if (input_blank(line, len))
+			continue;
+		if (len > in.cfg->max_line) {
+			input_too_long(s);
+			return 1;
+		}
+		buf_add(&s->task, line, len);
+		task_parse(s, in.cfg);
+		return 1;
+	}
+}

@@ -1,0 +1,417 @@
+/* json.c: a strict RFC 8259 scanner over raw bytes: check, find, trim, escape. */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "ppool.h"
+
+/* Deeper nesting than this is refused rather than risking the stack. */
+#define JSON_DEPTH_MAX	512
+
+struct scan {
+	const unsigned char	*p;
+	const unsigned char	*end;
+	int			 depth;
+};
+
+static int	scan_value(struct scan *);
+
+/* Skip JSON whitespace. */
+static void
+scan_space(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+	    *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+/*
+ * Length of the valid UTF-8 sequence at p (1 to 4), or 0 when it is not
+ * one: overlong forms, surrogates and code points past U+10FFFF are refused.
+ */
+static size_t
+utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char	 c = p[0];
+	size_t		 n, i;
+	unsigned char	 lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++) {
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	}
+	return n;
+}
+
+/* Scan a string token starting at its opening quote. */
+static int
+scan_string(struct scan *s)
+{
+	size_t	 n;
+	int	 i;
+
+	s->p++;
+	for (;;) {
+		/* The common case: a run of plain ASCII. */
+		while (s->p < s->end && *s->p >= 0x20 && *s->p < 0x80 &&
+		    *s->p != '"' && *s->p != '\\')
+			s->p++;
+		if (s->p >= s->end)
+			return -1;
+		if (*s->p == '"') {
+			s->p++;
+			return 0;
+		}
+		if (*s->p == '\\') {
+			if (++s->p >= s->end)
+				return -1;
+			switch (*s->p) {
+			case '"': case '\\': case '/': case 'b':
+			case 'f': case 'n': case 'r': case 't':
+				s->p++;
+				break;
+			case 'u':
+				s->p++;
+				for (i = 0; i < 4; i++, s->p++) {
+					if (s->p >= s->end ||
+					    strchr("0123456789abcdefABCDEF",
+					    *s->p) == NULL || *s->p == '\0')
+						return -1;
+				}
+				break;
+			default:
+				return -1;
+			}
+			continue;
+		}
+		if (*s->p < 0x20)
+			return -1;
+		if ((n = utf8_seq(s->p, s->end)) == 0)
+			return -1;
+		s->p += n;
+	}
+}
+
+/* Scan one or more decimal digits. */
+static int
+scan_digits(struct scan *s)
+{
+	const unsigned char	*start = s->p;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p == start ? -1 : 0;
+}
+
+/* Scan a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int
+scan_number(struct scan *s)
+{
+	if (*s->p == '-')
+		s->p++;
+	if (s->p >= s->end)
+		return -1;
+	if (*s->p == '0')
+		s->p++;
+	else if (scan_digits(s) == -1)
+		return -1;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (scan_digits(s) == -1)
+			return -1;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (scan_digits(s) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Scan a literal word such as true. */
+static int
+scan_word(struct scan *s, const char *word)
+{
+	size_t	 n = strlen(word);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+		return -1;
+	s->p += n;
+	return 0;
+}
+
+/* Scan an object or an array starting at its opening bracket. */
+static int
+scan_container(struct scan *s)
+{
+	int	 object = (*s->p == '{');
+	char	 close = object ? '}' : ']';
+
+	if (++s->depth > JSON_DEPTH_MAX)
+		return -1;
+	s->p++;
+	scan_space(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	for (;;) {
+		if (object) {
+			if (s->p >= s->end || *s->p != '"' ||
+			    scan_string(s) == -1)
+				return -1;
+			scan_space(s);
+			if (s->p >= s->end || *s->p != ':')
+				return -1;
+			s->p++;
+			scan_space(s);
+		}
+		if (scan_value(s) == -1)
+			return -1;
+		scan_space(s);
+		if (s->p >= s->end)
+			return -1;
+		if (*s->p == close) {
+			s->p++;
+			s->depth--;
+			return 0;
+		}
+		if (*s->p != ',')
+			return -1;
+		s->p++;
+		scan_space(s);
+	}
+}
+
+/* Scan one value; leading whitespace must already be skipped. */
+static int
+scan_value(struct scan *s)
+{
+	if (s->p >= s->end)
+		return -1;
+	switch (*s->p) {
+	case '"':
+		return scan_string(s);
+	case '{':
+	case '[':
+		return scan_container(s);
+	case 't':
+		return scan_word(s, "true");
+	case 'f':
+		return scan_word(s, "false");
+	case 'n':
+		return scan_word(s, "null");
+	default:
+		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+			return scan_number(s);
+		return -1;
+	}
+}
+
+/*
+ * Check that s holds exactly one JSON value with optional whitespace around
+ * it.  Return 0, or -1 with *erroff set to the 0-based offset of the first
+ * byte that cannot be part of a valid text.
+ */
+int
+json_check(const char *text, size_t len, size_t *erroff)
+{
+	struct scan	 s;
+
+	s.p = (const unsigned char *)text;
+	s.end = s.p + len;
+	s.depth = 0;
+	scan_space(&s);
+	if (scan_value(&s) == 0) {
+		scan_space(&s);
+		if (s.p == s.end)
+			return 0;
+	}
+	if (erroff != NULL)
+		*erroff = (const char *)s.p - text;
+	return -1;
+}
+
+/*
+ * In a checked JSON text whose value is an object, find the first member
+ * whose key is exactly name (compared as written, escapes not decoded).
+ * Return 0 and the span of its value, or -1 when there is none.
+ */
+int
+json_member(const char *text, size_t len, const char *name, size_t *off,
+    size_t *vlen)
+{
+	struct scan		 s;
+	const unsigned char	*key, *value;
+	size_t			 n = strlen(name);
+
+	s.p = (const unsigned char *)text;
+	s.end = s.p + len;
+	s.depth = 0;
+	scan_space(&s);
+	if (s.p >= s.end || *s.p != '{')
+		return -1;
+	s.p++;
+	for (;;) {
+		scan_space(&s);
+		if (s.p >= s.end || *s.p != '"')
+			return -1;
+		key = s.p;
+		if (scan_string(&s) == -1)
+			return -1;
+		scan_space(&s);
+		if (s.p >= s.end || *s.p != ':')
+			return -1;
+		s.p++;
+		scan_space(&s);
+		value = s.p;
+		if (scan_value(&s) == -1)
+			return -1;
+		if ((size_t)(s.p - value) > 0 && (size_t)(value - key) >= n + 2 &&
+		    key[n + 1] == '"' && memcmp(key + 1, name, n) == 0) {
+			*off = (const char *)value - text;
+			*vlen = s.p - value;
+			return 0;
+		}
+		scan_space(&s);
+		if (s.p >= s.end || *s.p != ',')
+			return -1;
+		s.p++;
+	}
+}
+
+/* Narrow [0, len) of text to the span without surrounding whitespace. */
+void
+json_trim(const char *text, size_t len, size_t *off, size_t *vlen)
+{
+	size_t	 a = 0, b = len;
+
+	while (a < b && strchr(" \t\r\n", text[a]) != NULL && text[a] != '\0')
+		a++;
+	while (b > a && strchr(" \t\r\n", text[b - 1]) != NULL &&
+	    text[b - 1] != '\0')
+		b--;
+	*off = a;
+	*vlen = b - a;
+}
+
+/* Return 1 when the bytes are valid UTF-8. */
+int
+json_utf8_valid(const char *text, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)text, *end = p + len;
+	size_t			 n;
+
+	while (p < end) {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if ((n = utf8_seq(p, end)) == 0)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+/* Append bytes as a JSON string; the bytes must be valid UTF-8. */
+void
+json_add_string(struct buf *b, const char *text, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)text;
+	size_t			 i, run = 0;
+	char			 esc[6];
+
+	buf_reserve(b, len + 2);
+	buf_addc(b, '"');
+	for (i = 0; i < len; i++) {
+		if (p[i] >= 0x20 && p[i] != '"' && p[i] != '\\')
+			continue;
+		buf_add(b, text + run, i - run);
+		run = i + 1;
+		switch (p[i]) {
+		case '"':
+			buf_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			buf_add(b, "\\\\", 2);
+			break;
+		case '\n':
+			buf_add(b, "\\n", 2);
+			break;
+		case '\r':
+			buf_add(b, "\\r", 2);
+			break;
+		case '\t':
+			buf_add(b, "\\t", 2);
+			break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[p[i] >> 4];
+			esc[5] = hex[p[i] & 0xf];
+			buf_add(b, esc, 6);
+			break;
+		}
+	}
+	buf_add(b, text + run, len - run);
+	buf_addc(b, '"');
+}
+
+/* Append bytes as a JSON string of their base64 (RFC 4648) encoding. */
+void
+json_add_base64(struct buf *b, const char *text, size_t len)
+{
+	static const char	 tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char	*p = (const unsigned char *)text;
+	size_t			 i;
+	char			 q[4];
+	unsigned		 v;
+
+	buf_reserve(b, (len + 2) / 3 * 4 + 2);
+	buf_addc(b, '"');
+	for (i = 0; i + 2 < len; i += 3) {
+		v = p[i] << 16 | p[i + 1] << 8 | p[i + 2];
+		q[0] = tab[v >> 18];
+		q[1] = tab[(v >> 12) & 63];
+		q[2] = tab[(v >> 6) & 63];
+		q[3] = tab[v & 63];
+		buf_add(b, q, 4);
+	}
+	if (i < len) {
+		v = p[i] << 16 | (i + 1 < len ? p[i + 1] << 8 : 0);
+		q[0] = tab[v >> 18];
+		q[1] = tab[(v >> 12) & 63];
+		q[2] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		q[3] = '=';
+		buf_add(b, q, 4);
+	}
+	buf_addc(b, '"');
+}

@@ -1,0 +1,523 @@
+/* loop.c: the poll loop: read tasks, dispatch them to workers, print results. */
+
+#include "config.h"
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ppool.h"
+
+/* Descriptors ppool keeps for itself besides the workers'. */
+#define FD_RESERVE	16
+/* Descriptors one worker costs ppool: stdin, stdout and pidfd. */
+#define FD_PER_WORKER	3
+
+/*
+ * The state of one run.  Every task read is in exactly one place: the
+ * pending FIFO, a worker's queue, or done and waiting in the order window;
+ * L.inuse counts them all and never exceeds the window.
+ */
+static struct {
+	const struct config	*cfg;
+	unsigned		 jobs;
+	struct slot		*slots;
+	struct slot		*free;
+	size_t			 inuse;
+	uint64_t		 nread;
+	int			 want_input;
+
+	struct slot		**pending;
+	size_t			 phead;
+	size_t			 plen;
+
+	struct worker		**workers;
+	size_t			 nworkers;
+
+	unsigned		 early_deaths;
+	int			 early_status;
+	unsigned long		 failed;
+
+	int			 sigpipe[2];
+	int			 signo;		/* the first signal that stopped us */
+	int			 stopping;	/* read and start nothing more */
+	int			 fatal;
+	int			 stdout_gone;
+	double			 now;
+} L;
+
+/* Seconds on the monotonic clock. */
+double
+loop_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A signal only writes its number into the self-pipe. */
+static void
+loop_signal(int sig)
+{
+	unsigned char	 c = (unsigned char)sig;
+	int		 saved = errno;
+
+	(void)write(L.sigpipe[1], &c, 1);
+	errno = saved;
+}
+
+/* Install signal handling before any child starts. */
+static void
+loop_signals(void)
+{
+	struct sigaction	 sa;
+
+	if (pipe2(L.sigpipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		err(EXIT_FATAL, "cannot make the signal pipe");
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = loop_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/*
+ * Keep -j within the descriptors this process may open: raise the soft
+ * limit if the hard one allows, else run fewer workers and say so.
+ */
+static void
+loop_fd_budget(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = (rlim_t)L.jobs * FD_PER_WORKER + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			return;
+	}
+	if (rl.rlim_cur < FD_RESERVE + FD_PER_WORKER)
+		errx(EXIT_FATAL, "only %llu file descriptors may be open: "
+		    "raise 'ulimit -n'", (unsigned long long)rl.rlim_cur);
+	L.jobs = (rl.rlim_cur - FD_RESERVE) / FD_PER_WORKER;
+	warnx("only %llu file descriptors may be open: running %u workers "
+	    "at once instead of %u (raise 'ulimit -n' for more)",
+	    (unsigned long long)rl.rlim_cur, L.jobs, L.cfg->jobs);
+}
+
+/* Called by the other files when a task is done, whatever its outcome. */
+void
+loop_task_done(struct slot *s)
+{
+	s->state = SLOT_DONE;
+	if (!s->ok && !s->skip)
+		L.failed++;
+	order_done(s);
+}
+
+/* Read tasks from the buffered input while the window has room. */
+static void
+loop_take_tasks(void)
+{
+	struct slot	*s;
+
+	L.want_input = 0;
+	while (!L.stopping && L.inuse < L.cfg->window) {
+		s = L.free;
+		if (input_next(s) == 0) {
+			L.want_input = input_fd() != -1;
+			return;
+		}
+		L.free = s->next;
+		L.inuse++;
+		s->seq = ++L.nread;
+		order_add(s);
+		if (s->state == SLOT_DONE)
+			loop_task_done(s);
+		else
+			L.pending[(L.phead + L.plen++) % L.cfg->window] = s;
+	}
+}
+
+/* Count the workers that hold a place among the -j: those with tasks. */
+static unsigned
+loop_active(void)
+{
+	unsigned	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < L.nworkers; i++) {
+		if (L.workers[i]->state == WORKER_RUNNING ||
+		    L.workers[i]->qlen > 0)
+			n++;
+	}
+	return n;
+}
+
+/* Start one more worker, or return NULL after saying why. */
+static struct worker *
+loop_start_worker(void)
+{
+	struct worker	*w;
+
+	if ((w = worker_start(L.cfg)) == NULL) {
+		if (loop_active() == 0)
+			err(EXIT_FATAL, "cannot start worker '%s'",
+			    L.cfg->worker_cmd);
+		return NULL;
+	}
+	L.workers = xreallocarray(L.workers, L.nworkers + 1,
+	    sizeof *L.workers);
+	L.workers[L.nworkers++] = w;
+	return w;
+}
+
+/*
+ * Give pending tasks to workers: to the least busy worker that takes one,
+ * but to a new worker instead while every worker is busy and -j allows.
+ */
+static void
+loop_dispatch(void)
+{
+	struct worker	*w, *best;
+	struct slot	*s;
+	size_t		 i;
+	unsigned	 active = loop_active();
+
+	while (L.plen > 0 && !L.stopping) {
+		best = NULL;
+		for (i = 0; i < L.nworkers; i++) {
+			w = L.workers[i];
+			if (worker_accepts(w, L.cfg) &&
+			    (best == NULL || w->qlen < best->qlen))
+				best = w;
+		}
+		if ((best == NULL || best->qlen > 0) && active < L.jobs) {
+			if ((w = loop_start_worker()) != NULL) {
+				best = w;
+				active++;
+			}
+		}
+		if (best == NULL)
+			return;
+		s = L.pending[L.phead];
+		L.phead = (L.phead + 1) % L.cfg->window;
+		L.plen--;
+		worker_send(best, s, L.now);
+		if (L.cfg->max_reqs != 0 && best->sent >= L.cfg->max_reqs)
+			worker_close(best, L.now);
+	}
+}
+
+/* Format the records that may be printed, while stdout keeps up. */
+static void
+loop_print(void)
+{
+	struct slot	*s;
+
+	while (!output_full() && (s = order_next()) != NULL) {
+		if (!L.stdout_gone)
+			output_record(s);
+		task_clear(s);
+		s->state = SLOT_FREE;
+		s->next = L.free;
+		L.free = s;
+		L.inuse--;
+	}
+}
+
+/* Stop reading and starting tasks; tasks not yet started get no record. */
+static void
+loop_stop(void)
+{
+	struct slot	*s;
+
+	L.stopping = 1;
+	while (L.plen > 0) {
+		s = L.pending[L.phead];
+		L.phead = (L.phead + 1) % L.cfg->window;
+		L.plen--;
+		s->skip = 1;
+		loop_task_done(s);
+	}
+}
+
+/* Kill every worker; their tasks fail with the reason. */
+static void
+loop_kill_all(const char *why)
+{
+	size_t	 i;
+
+	for (i = 0; i < L.nworkers; i++)
+		worker_kill(L.workers[i], L.now, "%s", why);
+}
+
+/* React to the signals that arrived through the self-pipe. */
+static void
+loop_read_signals(void)
+{
+	unsigned char	 c;
+	char		 why[64];
+
+	while (read(L.sigpipe[0], &c, 1) == 1) {
+		if (L.signo == 0) {
+			L.signo = c;
+			loop_stop();
+			continue;
+		}
+		snprintf(why, sizeof why, "ppool got a second signal (SIG%s)",
+		    sigabbrev_np(c) != NULL ? sigabbrev_np(c) : "?");
+		loop_kill_all(why);
+	}
+}
+
+/* A worker's process is gone: account for it and forget it. */
+static void
+loop_reap(size_t i)
+{
+	struct worker	*w = L.workers[i];
+	char		 how[96];
+	int		 status;
+
+	if (worker_reap(w, L.cfg, L.now, &status)) {
+		L.early_status = status;
+		if (++L.early_deaths >= EARLY_DEATHS_MAX && !L.fatal) {
+			spawn_describe(status, how, sizeof how);
+			warnx("worker '%s' %s before its first reply, %u times "
+			    "in a row%s", L.cfg->worker_cmd, how,
+			    L.early_deaths, (WIFEXITED(status) &&
+			    WEXITSTATUS(status) == 127) ?
+			    " (command not found?)" : "");
+			L.fatal = 1;
+			loop_stop();
+			loop_kill_all("ppool is stopping");
+		}
+	} else if (w->answered > 0)
+		L.early_deaths = 0;
+	worker_free(w);
+	L.workers[i] = L.workers[--L.nworkers];
+}
+
+/* Close the workers that have nothing left to do once input is over. */
+static void
+loop_close_idle(void)
+{
+	size_t	 i;
+
+	if (!(input_eof() || L.stopping) || L.plen > 0)
+		return;
+	for (i = 0; i < L.nworkers; i++) {
+		if (L.workers[i]->qlen == 0)
+			worker_close(L.workers[i], L.now);
+	}
+}
+
+/* Run the workers' timers; return the poll timeout in milliseconds. */
+static int
+loop_timers(void)
+{
+	double	 next = 0, t;
+	size_t	 i;
+
+	for (i = 0; i < L.nworkers; i++) {
+		t = worker_timer(L.workers[i], L.now);
+		if (t > 0 && (next == 0 || t < next))
+			next = t;
+	}
+	if (next == 0)
+		return -1;
+	t = (next - L.now) * 1000.0 + 1;
+	return t < 0 ? 0 : (int)t;
+}
+
+/* Return 1 when the run is over. */
+static int
+loop_finished(void)
+{
+	if (L.nworkers > 0)
+		return 0;
+	if (L.stdout_gone)
+		return 1;
+	return (input_eof() || L.stopping) && L.inuse == 0 &&
+	    !output_pending();
+}
+
+/* The exit status the run earned. */
+static int
+loop_exit_status(void)
+{
+	if (L.fatal)
+		return EXIT_FATAL;
+	if (L.stdout_gone)
+		return 128 + SIGPIPE;
+	if (L.signo != 0)
+		return 128 + L.signo;
+	if (L.failed > FAILED_COUNT_MAX)
+		return EXIT_MANY_FAILED;
+	return (int)L.failed;
+}
+
+/* Handle what poll reported for the workers, from the end of pfd. */
+static void
+loop_worker_events(struct pollfd *pfd, size_t *map, size_t n)
+{
+	struct worker	*w;
+	size_t		 k, i;
+
+	for (k = 0; k < n; k++) {
+		if (pfd[k].revents == 0 || map[k] == (size_t)-1)
+			continue;
+		w = L.workers[map[k] >> 2];
+		switch (map[k] & 3) {
+		case 0:
+			worker_read(w, L.cfg, L.now);
+			break;
+		case 1:
+			worker_flush(w, L.now);
+			break;
+		}
+	}
+	/* Reap after reading, so a dying worker's last replies count. */
+	for (k = n; k > 0; k--) {
+		if (pfd[k - 1].revents == 0 || (map[k - 1] & 3) != 2)
+			continue;
+		i = map[k - 1] >> 2;
+		loop_reap(i);
+	}
+}
+
+/* Run the whole pool; return the exit status. */
+int
+loop_run(const struct config *cfg)
+{
+	struct pollfd	*pfd = NULL;
+	size_t		*map = NULL, n, i, k, first, cap = 0;
+	struct worker	*w;
+	int		 timeout, stdin_slot, stdout_slot;
+
+	L.cfg = cfg;
+	L.jobs = cfg->jobs;
+	loop_signals();
+	loop_fd_budget();
+	spawn_init();
+	input_open(cfg);
+	output_init(cfg);
+	order_init(cfg->window, cfg->unordered);
+	L.slots = xcalloc(cfg->window, sizeof *L.slots);
+	for (i = cfg->window; i > 0; i--) {
+		L.slots[i - 1].next = L.free;
+		L.free = &L.slots[i - 1];
+	}
+	L.pending = xcalloc(cfg->window, sizeof *L.pending);
+
+	for (;;) {
+		L.now = loop_now();
+		loop_take_tasks();
+		loop_dispatch();
+		for (i = 0; i < L.nworkers; i++)
+			worker_flush(L.workers[i], L.now);
+		loop_print();
+		if (!L.stdout_gone && output_flush() == -1) {
+			/* The reader is gone: stop quietly. */
+			L.stdout_gone = 1;
+			loop_stop();
+			loop_kill_all("ppool's stdout was closed");
+		}
+		loop_close_idle();
+		timeout = loop_timers();
+		if (loop_finished())
+			break;
+
+		if (cap < 3 + 3 * L.nworkers) {
+			cap = 3 + 3 * L.nworkers;
+			pfd = xreallocarray(pfd, cap, sizeof *pfd);
+			map = xreallocarray(map, cap, sizeof *map);
+		}
+		n = 0;
+		pfd[n].fd = L.sigpipe[0];
+		pfd[n++].events = POLLIN;
+		stdin_slot = stdout_slot = -1;
+		if (L.want_input && !L.stopping) {
+			stdin_slot = n;
+			pfd[n].fd = input_fd();
+			pfd[n++].events = POLLIN;
+		}
+		if (!L.stdout_gone) {
+			stdout_slot = n;
+			pfd[n].fd = output_fd();
+			pfd[n++].events = output_pending() ? POLLOUT : 0;
+		}
+		first = n;
+		for (i = 0; i < L.nworkers; i++) {
+			w = L.workers[i];
+			if (w->from_fd != -1) {
+				map[n] = i << 2 | 0;
+				pfd[n].fd = w->from_fd;
+				pfd[n++].events = POLLIN;
+			}
+			if (w->to_fd != -1 && buf_used(&w->out) > 0) {
+				map[n] = i << 2 | 1;
+				pfd[n].fd = w->to_fd;
+				pfd[n++].events = POLLOUT;
+			}
+			map[n] = i << 2 | 2;
+			pfd[n].fd = w->pidfd;
+			pfd[n++].events = POLLIN;
+		}
+
+		if (poll(pfd, n, timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(EXIT_FATAL, "poll");
+		}
+		L.now = loop_now();
+		if (pfd[0].revents != 0)
+			loop_read_signals();
+		if (stdin_slot != -1 && pfd[stdin_slot].revents != 0)
+			input_read();
+		if (stdout_slot != -1 &&
+		    (pfd[stdout_slot].revents & (POLLERR | POLLHUP)) &&
+		    !(pfd[stdout_slot].revents & POLLOUT)) {
+			L.stdout_gone = 1;
+			loop_stop();
+			loop_kill_all("ppool's stdout was closed");
+		}
+		for (k = 0; k < first; k++)
+			map[k] = (size_t)-1;
+		loop_worker_events(pfd + first, map + first, n - first);
+	}
+
+	free(pfd);
+	free(map);
+	free(L.workers);
+	for (i = 0; i < cfg->window; i++) {
+		buf_free(&L.slots[i].task);
+		buf_free(&L.slots[i].reply);
+		buf_free(&L.slots[i].error);
+	}
+	free(L.slots);
+	free(L.pending);
+	order_free();
+	input_close();
+	output_restore();
+	close(L.sigpipe[0]);
+	close(L.sigpipe[1]);
+	return loop_exit_status();
+}

@@ -1,0 +1,231 @@
+/* main.c: the command line, the help text and the exit status. */
+
+#include "config.h"
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ppool.h"
+
+/* Long options without a short form. */
+enum {
+	OPT_ENVELOPE = 256,
+	OPT_INFLIGHT,
+	OPT_MAX_LINE,
+	OPT_WINDOW
+};
+
+/* One alphabetical table; usage() and the man page follow it. */
+static const struct option longopts[] = {
+	{ "envelope",	no_argument,		NULL,	OPT_ENVELOPE },
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "inflight",	required_argument,	NULL,	OPT_INFLIGHT },
+	{ "input",	required_argument,	NULL,	'a' },
+	{ "jobs",	required_argument,	NULL,	'j' },
+	{ "lines",	no_argument,		NULL,	'L' },
+	{ "max-line",	required_argument,	NULL,	OPT_MAX_LINE },
+	{ "max-reqs",	required_argument,	NULL,	'r' },
+	{ "null",	no_argument,		NULL,	'0' },
+	{ "output",	required_argument,	NULL,	'o' },
+	{ "unordered",	no_argument,		NULL,	'u' },
+	{ "version",	no_argument,		NULL,	'V' },
+	{ "window",	required_argument,	NULL,	OPT_WINDOW },
+	{ "worker",	required_argument,	NULL,	'w' },
+	{ NULL,		0,			NULL,	0 }
+};
+
+/* Print the help text, which mirrors the man page's synopsis. */
+static void
+usage(FILE *f)
+{
+	fputs(
+"usage: ppool [-0huLV] [-a file] [-j jobs] [-o format] [-r max-reqs]\n"
+"             [--envelope] [--inflight K] [--max-line bytes] [--window N]\n"
+"             -w worker-command\n"
+"\n"
+"Run JSON-lines tasks from stdin through a pool of persistent workers and\n"
+"print one result per task, in input order.\n"
+"\n"
+"  -a, --input=FILE       read tasks from FILE instead of stdin\n"
+"  -0, --null             plain-text tasks separated by NUL bytes\n"
+"  -L, --lines            plain-text tasks, one per line (no JSON parsing)\n"
+"  -h, --help             print this help and exit\n"
+"  -j, --jobs=N           at most N workers at once (default: online CPUs);\n"
+"                         -P N is the same\n"
+"  -o, --output=FORMAT    json (one record per task, default) or raw\n"
+"  -r, --max-reqs=N       retire a worker after N tasks (default 0: never)\n"
+"  -u, --unordered        print records in completion order\n"
+"  -V, --version          print the version and exit\n"
+"  -w, --worker=CMD       persistent workers running CMD under /bin/sh -c\n"
+"      --envelope         replies are {\"result\": V} or {\"error\": V}\n"
+"      --inflight=K       up to K tasks queued in one worker (default 1)\n"
+"      --max-line=BYTES   longest task or reply line (default 64M; K, M, G)\n"
+"      --window=N         at most N tasks read but not printed (default 1024)\n"
+"\n"
+"Worker protocol: ppool writes each task as one line to a worker's stdin;\n"
+"the worker writes exactly one line per task to its stdout, in order.\n"
+"Exit status: 0 all tasks ok, 1-100 that many failed, 101 more than 100,\n"
+"128+N stopped by signal N, 255 usage or fatal error.\n"
+"See ppool(1).\n", f);
+}
+
+/* Say what is wrong with the command line and exit. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("ppool: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'ppool --help' for more information.\n", stderr);
+	exit(EXIT_FATAL);
+}
+
+/*
+ * Parse a whole number from min to max for option name, with an optional
+ * K, M or G suffix (powers of 1024) when suffix is set.
+ */
+static unsigned long long
+parse_number(const char *name, const char *arg, unsigned long long min,
+    unsigned long long max, int suffix)
+{
+	unsigned long long	 v, mult = 1;
+	char			*end;
+
+	errno = 0;
+	if (arg[0] < '0' || arg[0] > '9')
+		usage_error("%s wants a whole number, not '%s'", name, arg);
+	v = strtoull(arg, &end, 10);
+	if (suffix && *end != '\0' && end[1] == '\0') {
+		switch (*end) {
+		case 'k': case 'K':
+			mult = 1ULL << 10;
+			end++;
+			break;
+		case 'm': case 'M':
+			mult = 1ULL << 20;
+			end++;
+			break;
+		case 'g': case 'G':
+			mult = 1ULL << 30;
+			end++;
+			break;
+		}
+	}
+	if (*end != '\0')
+		usage_error("%s wants a whole number, not '%s'", name, arg);
+	if (errno == ERANGE || v > max / mult || v * mult < min || v * mult > max)
+		usage_error("%s must be from %llu to %llu, not '%s'", name, min,
+		    max, arg);
+	return v * mult;
+}
+
+/* Online CPUs, the default for -j. */
+static unsigned
+online_cpus(void)
+{
+	long	 n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : (unsigned)n;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config	 cfg;
+	int		 ch;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.input_format = INPUT_JSON;
+	cfg.output_format = OUTPUT_JSON;
+	cfg.jobs = online_cpus();
+	cfg.inflight = 1;
+	cfg.window = 1024;
+	cfg.max_line = 64 << 20;
+
+	while ((ch = getopt_long(argc, argv, "+0a:hj:Lo:P:r:uVw:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case '0':
+			cfg.input_format = INPUT_NUL;
+			break;
+		case 'a':
+			cfg.input_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_ALL_OK;
+		case 'j':
+		case 'P':
+			cfg.jobs = parse_number(ch == 'j' ? "-j" : "-P", optarg,
+			    1, 65536, 0);
+			break;
+		case 'L':
+			cfg.input_format = INPUT_LINES;
+			break;
+		case 'o':
+			if (strcmp(optarg, "json") == 0)
+				cfg.output_format = OUTPUT_JSON;
+			else if (strcmp(optarg, "raw") == 0)
+				cfg.output_format = OUTPUT_RAW;
+			else
+				usage_error("-o wants json or raw, not '%s'",
+				    optarg);
+			break;
+		case 'r':
+			cfg.max_reqs = parse_number("-r", optarg, 0, ULONG_MAX,
+			    0);
+			break;
+		case 'u':
+			cfg.unordered = 1;
+			break;
+		case 'V':
+			printf("ppool %s\n", PACKAGE_VERSION);
+			return EXIT_ALL_OK;
+		case 'w':
+			cfg.worker_cmd = optarg;
+			break;
+		case OPT_ENVELOPE:
+			cfg.envelope = 1;
+			break;
+		case OPT_INFLIGHT:
+			cfg.inflight = parse_number("--inflight", optarg, 1,
+			    65536, 0);
+			break;
+		case OPT_MAX_LINE:
+			cfg.max_line = parse_number("--max-line", optarg, 1,
+			    (1ULL << 40), 1);
+			break;
+		case OPT_WINDOW:
+			cfg.window = parse_number("--window", optarg, 1,
+			    1 << 24, 0);
+			break;
+		default:
+			usage(stderr);
+			return EXIT_FATAL;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (cfg.worker_cmd == NULL)
+		usage_error("no worker command: give -w CMD (command mode, "
+		    "one process per task, is not built yet)");
+	if (argc > 0)
+		usage_error("unexpected argument '%s' with -w (quote the "
+		    "worker command as one argument)", argv[0]);
+	if (cfg.worker_cmd[0] == '\0')
+		usage_error("-w wants a command, not an empty string");
+	if (cfg.window < cfg.inflight)
+		cfg.window = cfg.inflight;
+	return loop_run(&cfg);
+}

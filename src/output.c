@@ -1,0 +1,207 @@
+/* output.c: records and payloads to stdout, with backpressure. */
+
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ppool.h"
+
+/* Stop formatting records while this many bytes wait for stdout. */
+#define OUTPUT_HIGH_WATER	(64 * 1024)
+
+static struct {
+	const struct config	*cfg;
+	struct buf		 buf;
+	int			 flags;		/* stdout's flags to restore */
+	int			 changed;	/* O_NONBLOCK was added */
+	pid_t			 pid;		/* the process that changed them */
+} out;
+
+/* Give stdout back its blocking mode, in ppool only (not a forked child). */
+void
+output_restore(void)
+{
+	if (out.changed && getpid() == out.pid) {
+		fcntl(STDOUT_FILENO, F_SETFL, out.flags);
+		out.changed = 0;
+	}
+}
+
+/*
+ * Prepare stdout.  A pipe or socket becomes non-blocking so a slow reader
+ * stalls only the writing, never the loop; the flag is removed at exit
+ * because the open file description may be shared.  A terminal or a file
+ * stays blocking: writes to them do not wait on another program.
+ */
+void
+output_init(const struct config *cfg)
+{
+	struct stat	 sb;
+
+	out.cfg = cfg;
+	buf_init(&out.buf);
+	if (fstat(STDOUT_FILENO, &sb) == -1)
+		err(EXIT_FATAL, "stdout is not open");
+	if (!S_ISFIFO(sb.st_mode) && !S_ISSOCK(sb.st_mode))
+		return;
+	if ((out.flags = fcntl(STDOUT_FILENO, F_GETFL)) == -1)
+		err(EXIT_FATAL, "cannot read the flags of stdout");
+	if (fcntl(STDOUT_FILENO, F_SETFL, out.flags | O_NONBLOCK) == -1)
+		err(EXIT_FATAL, "cannot make stdout non-blocking");
+	out.changed = 1;
+	out.pid = getpid();
+	atexit(output_restore);
+}
+
+/* The descriptor the loop polls for output. */
+int
+output_fd(void)
+{
+	return STDOUT_FILENO;
+}
+
+/* Return 1 when no more records should be formatted until stdout drains. */
+int
+output_full(void)
+{
+	return buf_used(&out.buf) >= OUTPUT_HIGH_WATER;
+}
+
+/* Return 1 when bytes wait for stdout. */
+int
+output_pending(void)
+{
+	return buf_used(&out.buf) != 0;
+}
+
+/* Append milliseconds with three decimals. */
+static void
+output_add_ms(struct buf *b, double ms)
+{
+	uint64_t	 us;
+	char		 frac[4];
+
+	if (ms <= 0) {
+		buf_addc(b, '0');
+		return;
+	}
+	us = (uint64_t)(ms * 1000.0 + 0.5);
+	buf_add_uint(b, us / 1000);
+	frac[0] = '.';
+	frac[1] = '0' + us / 100 % 10;
+	frac[2] = '0' + us / 10 % 10;
+	frac[3] = '0' + us % 10;
+	buf_add(b, frac, 4);
+}
+
+/* Append the task's error as a JSON string. */
+static void
+output_add_error(struct buf *b, const struct slot *s)
+{
+	const char	*text = s->error.data + s->error.off;
+	size_t		 len = buf_used(&s->error);
+
+	if (s->error_json)
+		buf_add(b, text, len);
+	else if (json_utf8_valid(text, len))
+		json_add_string(b, text, len);
+	else
+		json_add_base64(b, text, len);
+}
+
+/* Append one JSON record. */
+static void
+output_json(struct buf *b, const struct slot *s)
+{
+	const char	*res = s->reply.data + s->res_off;
+
+	buf_add(b, "{\"seq\":", 7);
+	buf_add_uint(b, s->seq);
+	if (s->id_len > 0) {
+		buf_add(b, ",\"id\":", 6);
+		buf_add(b, s->task.data + s->task.off + s->id_off, s->id_len);
+	}
+	if (s->ok)
+		buf_add(b, ",\"ok\":true", 10);
+	else {
+		buf_add(b, ",\"ok\":false,\"error\":", 20);
+		output_add_error(b, s);
+	}
+	if (s->has_result) {
+		switch (s->res_kind) {
+		case RESULT_JSON:
+			buf_add(b, ",\"result\":", 10);
+			buf_add(b, res, s->res_len);
+			break;
+		case RESULT_STRING:
+			buf_add(b, ",\"result\":", 10);
+			json_add_string(b, res, s->res_len);
+			break;
+		case RESULT_BASE64:
+			buf_add(b, ",\"result_base64\":", 17);
+			json_add_base64(b, res, s->res_len);
+			break;
+		}
+	}
+	if (s->worker > 0) {
+		buf_add(b, ",\"worker\":", 10);
+		buf_add_uint(b, (uint64_t)s->worker);
+	}
+	buf_add(b, ",\"attempts\":", 12);
+	buf_add_uint(b, s->attempts);
+	buf_add(b, ",\"ms\":", 6);
+	output_add_ms(b, s->ms);
+	buf_add(b, "}\n", 2);
+}
+
+/* Tell stderr why a task failed, for raw output. */
+void
+output_warn_task(const struct slot *s)
+{
+	fprintf(stderr, "ppool: task %llu: %.*s\n",
+	    (unsigned long long)s->seq, (int)buf_used(&s->error),
+	    s->error.data + s->error.off);
+}
+
+/* Queue the record (or the payload) of a finished task. */
+void
+output_record(struct slot *s)
+{
+	if (s->skip)
+		return;
+	if (out.cfg->output_format == OUTPUT_JSON) {
+		output_json(&out.buf, s);
+		return;
+	}
+	if (!s->ok) {
+		output_warn_task(s);
+		return;
+	}
+	buf_add(&out.buf, s->reply.data + s->res_off, s->res_len);
+	buf_addc(&out.buf, '\n');
+}
+
+/*
+ * Write what stdout takes now.  Return 0, or -1 with errno when stdout is
+ * gone (EPIPE) or broken.
+ */
+int
+output_flush(void)
+{
+	while (buf_used(&out.buf) > 0) {
+		if (buf_write(&out.buf, STDOUT_FILENO) == -1) {
+			if (errno == EAGAIN)
+				return 0;
+			return -1;
+		}
+	}
+	buf_shrink(&out.buf, 4 * OUTPUT_HIGH_WATER);
+	return 0;
+}

@@ -1,0 +1,232 @@
+/*
+ * ppool.h: declarations shared by ppool's files, grouped by the file that
+ * owns them.
+ *
+ * Ownership: a struct is created and destroyed by the file that declares its
+ * functions (buf_init/buf_free, worker_start/worker_free, ...).  Slots are
+ * owned by loop.c; the other files borrow them for the life of one task.
+ * Closed file descriptors are -1.
+ */
+
+#ifndef PPOOL_H
+#define PPOOL_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pipeline.h>
+
+/* Exit statuses other than the count of failed tasks. */
+enum {
+	EXIT_ALL_OK = 0,
+	EXIT_MANY_FAILED = 101,		/* more than 100 tasks failed */
+	EXIT_FATAL = 255		/* usage or fatal error */
+};
+
+/* How many tasks may fail before the exit status stops counting them. */
+#define FAILED_COUNT_MAX	100
+
+/* Seconds a worker may take to exit after its stdin is closed. */
+#define WORKER_GRACE		2.0
+/* Seconds between SIGTERM and SIGKILL. */
+#define KILL_AFTER		2.0
+/* Workers that die before their first reply this many times in a row. */
+#define EARLY_DEATHS_MAX	3
+
+enum input_format {
+	INPUT_JSON,		/* one JSON value a line */
+	INPUT_LINES,		/* -L: one plain-text task a line */
+	INPUT_NUL		/* -0: plain-text tasks ended by NUL */
+};
+
+enum output_format {
+	OUTPUT_JSON,		/* one record a task */
+	OUTPUT_RAW		/* payloads only */
+};
+
+/* Everything the command line decides; read-only after main.c fills it. */
+struct config {
+	const char		*worker_cmd;	/* -w, or NULL */
+	const char		*input_path;	/* -a, or NULL for stdin */
+	enum input_format	 input_format;
+	enum output_format	 output_format;
+	int			 envelope;	/* --envelope */
+	int			 unordered;	/* -u */
+	unsigned		 jobs;		/* -j */
+	unsigned		 inflight;	/* --inflight */
+	unsigned long		 max_reqs;	/* -r, 0 = never retire */
+	size_t			 window;	/* --window */
+	size_t			 max_line;	/* --max-line */
+};
+
+/* buf.c */
+/*
+ * A byte buffer: bytes [off, len) are unconsumed, [len, cap) are free.
+ * data is NUL-terminated at len whenever cap > 0, for the convenience of
+ * parsers; the NUL is not part of the contents.
+ */
+struct buf {
+	char	*data;
+	size_t	 off;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 scan;	/* bytes before this were searched for a separator */
+};
+void	 buf_init(struct buf *);
+void	 buf_free(struct buf *);
+void	 buf_reset(struct buf *);
+void	 buf_reserve(struct buf *, size_t);
+void	 buf_add(struct buf *, const void *, size_t);
+void	 buf_addc(struct buf *, char);
+void	 buf_addstr(struct buf *, const char *);
+void	 buf_add_uint(struct buf *, uint64_t);
+void	 buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 buf_consume(struct buf *, size_t);
+void	 buf_shrink(struct buf *, size_t);
+char	*buf_frame(struct buf *, int, size_t *);
+ssize_t	 buf_read(struct buf *, int, size_t);
+ssize_t	 buf_write(struct buf *, int);
+#define buf_used(b)	((b)->len - (b)->off)
+#define buf_head(b)	((b)->data + (b)->off)
+
+/* json.c */
+int	 json_check(const char *, size_t, size_t *);
+int	 json_member(const char *, size_t, const char *, size_t *, size_t *);
+void	 json_trim(const char *, size_t, size_t *, size_t *);
+int	 json_utf8_valid(const char *, size_t);
+void	 json_add_string(struct buf *, const char *, size_t);
+void	 json_add_base64(struct buf *, const char *, size_t);
+
+/* task.c */
+enum slot_state {
+	SLOT_FREE,
+	SLOT_PENDING,		/* read, waiting for a worker */
+	SLOT_RUNNING,		/* sent to a worker */
+	SLOT_DONE		/* has its result or error; waiting to print */
+};
+
+/* How a record shows a reply. */
+enum result_kind {
+	RESULT_JSON,		/* valid JSON: spliced in as it is */
+	RESULT_STRING,		/* UTF-8 text: a JSON string */
+	RESULT_BASE64		/* other bytes: "result_base64" */
+};
+
+/* One task from the moment it is read until its record is printed. */
+struct slot {
+	enum slot_state	 state;
+	uint64_t	 seq;
+	struct buf	 task;		/* the task's bytes, separator removed */
+	size_t		 id_off;	/* span of the task's "id" value */
+	size_t		 id_len;	/* 0: no id */
+	struct buf	 reply;		/* the worker's reply line */
+	size_t		 res_off;	/* span of the result within reply */
+	size_t		 res_len;
+	enum result_kind res_kind;
+	int		 has_result;	/* the record shows the reply */
+	int		 ok;
+	int		 skip;		/* never ran: print no record */
+	struct buf	 error;		/* why it failed, when !ok */
+	int		 error_json;	/* error holds a JSON string token */
+	unsigned	 attempts;
+	pid_t		 worker;
+	double		 start;		/* when sent, seconds on CLOCK_MONOTONIC */
+	double		 ms;		/* elapsed milliseconds */
+	struct slot	*next;		/* free list */
+};
+void	 task_parse(struct slot *, const struct config *);
+void	 task_fail(struct slot *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 task_reply(struct slot *, const struct config *, const char *,
+	    size_t);
+void	 task_clear(struct slot *);
+
+/* input.c */
+void	 input_open(const struct config *);
+void	 input_close(void);
+int	 input_fd(void);
+int	 input_eof(void);
+int	 input_read(void);
+int	 input_next(struct slot *);
+
+/* order.c */
+void	 order_init(size_t, int);
+void	 order_free(void);
+void	 order_add(struct slot *);
+void	 order_done(struct slot *);
+struct slot *order_next(void);
+
+/* output.c */
+void	 output_init(const struct config *);
+void	 output_restore(void);
+int	 output_full(void);
+int	 output_pending(void);
+void	 output_record(struct slot *);
+int	 output_flush(void);
+int	 output_fd(void);
+void	 output_warn_task(const struct slot *);
+
+/* spawn.c */
+pipeline *spawn_start(pipecmd *, int, int, pid_t *, int *);
+int	 spawn_signal(int, int);
+int	 spawn_wait(pipeline *);
+void	 spawn_describe(int, char *, size_t);
+void	 spawn_init(void);
+
+/* worker.c */
+enum worker_state {
+	WORKER_RUNNING,		/* takes tasks */
+	WORKER_CLOSING,		/* takes no more tasks; stdin closed or broken */
+	WORKER_DEAD		/* exited and reaped: free it */
+};
+
+/* A persistent worker process and its two pipes. */
+struct worker {
+	enum worker_state state;
+	pipeline	*pl;
+	pid_t		 pid;
+	int		 pidfd;		/* POLLIN when the process exits */
+	int		 to_fd;		/* its stdin */
+	int		 from_fd;	/* its stdout */
+	struct buf	 out;		/* task lines not yet written */
+	struct buf	 in;		/* reply bytes not yet framed */
+	struct slot	**queue;	/* tasks sent, oldest first */
+	unsigned	 qhead;
+	unsigned	 qlen;
+	unsigned	 qcap;
+	unsigned long	 sent;
+	unsigned long	 answered;
+	double		 deadline;	/* CLOSING: next signal at this time */
+	int		 next_sig;	/* CLOSING: SIGTERM, then SIGKILL */
+	char		 why[128];	/* why ppool ended it, or "" */
+	int		 broken;	/* protocol error: its output is ignored */
+	int		 signalled;	/* ppool sent it a signal */
+	int		 exited;	/* its process is gone */
+};
+struct worker *worker_start(const struct config *);
+int	 worker_accepts(const struct worker *, const struct config *);
+void	 worker_send(struct worker *, struct slot *, double);
+int	 worker_flush(struct worker *, double);
+int	 worker_read(struct worker *, const struct config *, double);
+void	 worker_close(struct worker *, double);
+void	 worker_kill(struct worker *, double, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+double	 worker_timer(struct worker *, double);
+int	 worker_reap(struct worker *, const struct config *, double, int *);
+void	 worker_free(struct worker *);
+
+/* loop.c */
+int	 loop_run(const struct config *);
+void	 loop_task_done(struct slot *);
+double	 loop_now(void);
+
+/* xmalloc.c */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+
+#endif /* PPOOL_H */

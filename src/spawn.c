@@ -1,0 +1,163 @@
+/* spawn.c: starting children through libpipeline and learning how they ended. */
+
+#include "config.h"
+
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ppool.h"
+
+static pid_t	spawn_parent;	/* ppool's pid, for the child's check */
+static int	spawn_quiet_set;	/* we set PIPELINE_QUIET ourselves */
+
+/* Prepare for starting children: keep libpipeline from printing statuses. */
+void
+spawn_init(void)
+{
+	spawn_parent = getpid();
+	if (getenv("PIPELINE_QUIET") == NULL) {
+		setenv("PIPELINE_QUIET", "1", 1);
+		spawn_quiet_set = 1;
+	}
+}
+
+/*
+ * In the child, just before exec: only fds 0, 1 and 2 stay open, signals
+ * are as a fresh program expects them, and the child dies with ppool even
+ * when ppool is killed by SIGKILL.
+ */
+static void
+spawn_child_setup(void *unused)
+{
+	sigset_t	 none;
+
+	(void)unused;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	if (spawn_quiet_set)
+		unsetenv("PIPELINE_QUIET");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    getppid() != spawn_parent)
+		_exit(127);
+	close_range(3, ~0U, 0);
+}
+
+/*
+ * Start cmd with infd as its stdin and outfd as its stdout (both are
+ * closed here, in the parent).  Return the running pipeline and set *pid and
+ * *pidfd; or return NULL with errno when no pidfd could be made, in which
+ * case the child is killed and reaped.
+ */
+pipeline *
+spawn_start(pipecmd *cmd, int infd, int outfd, pid_t *pid, int *pidfd)
+{
+	pipeline	*p;
+	sigset_t	 chld, old;
+	int		 saved;
+
+	p = pipeline_new();
+	pipecmd_pre_exec(cmd, spawn_child_setup, NULL, NULL);
+	pipeline_command(p, cmd);
+	pipeline_want_in(p, infd);
+	pipeline_want_out(p, outfd);
+
+	/*
+	 * libpipeline's SIGCHLD handler reaps any child that exits; with
+	 * SIGCHLD blocked the child stays a zombie until its pidfd exists.
+	 */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	pipeline_start(p);
+	*pid = pipeline_get_pid(p, 0);
+	*pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (*pidfd == -1) {
+		kill(*pid, SIGKILL);
+		spawn_wait(p);
+		pipeline_free(p);
+		errno = saved;
+		return NULL;
+	}
+	return p;
+}
+
+/* Send a signal through a pidfd; a process already gone is no error. */
+int
+spawn_signal(int pidfd, int sig)
+{
+	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == -1 &&
+	    errno != ESRCH)
+		return -1;
+	return 0;
+}
+
+/*
+ * Wait for a pipeline whose processes have exited and return the wait
+ * status of its last command.  libpipeline raises SIGINT or SIGQUIT in
+ * ppool when a child died of one; that echo is swallowed here so that only
+ * a signal really sent to ppool counts.
+ */
+int
+spawn_wait(pipeline *p)
+{
+	sigset_t	 echo, old, pending;
+	struct timespec	 zero = { 0, 0 };
+	int		*statuses = NULL, n = 0, status, sig;
+
+	sigemptyset(&echo);
+	sigaddset(&echo, SIGINT);
+	sigaddset(&echo, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &echo, &old);
+	pipeline_wait_all(p, &statuses, &n);
+	status = n > 0 ? statuses[n - 1] : 0;
+	free(statuses);
+	if (WIFSIGNALED(status)) {
+		sig = WTERMSIG(status);
+		if ((sig == SIGINT || sig == SIGQUIT) &&
+		    sigpending(&pending) == 0 && sigismember(&pending, sig)) {
+			sigemptyset(&echo);
+			sigaddset(&echo, sig);
+			sigtimedwait(&echo, NULL, &zero);
+		}
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return status;
+}
+
+/* Describe a wait status: "exited with status 1", "killed by SIGKILL". */
+void
+spawn_describe(int status, char *out, size_t size)
+{
+	const char	*name;
+
+	if (WIFEXITED(status)) {
+		snprintf(out, size, "exited with status %d",
+		    WEXITSTATUS(status));
+		return;
+	}
+	if (WIFSIGNALED(status)) {
+		name = sigabbrev_np(WTERMSIG(status));
+		if (name != NULL)
+			snprintf(out, size, "killed by SIG%s", name);
+		else
+			snprintf(out, size, "killed by signal %d",
+			    WTERMSIG(status));
+		return;
+	}
+	snprintf(out, size, "ended with wait status %d", status);
+}

@@ -1,0 +1,147 @@
+/* task.c: a line to a task and a reply to a result, without any I/O. */
+
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ppool.h"
+
+/* Forget the previous task's state so the slot can hold a new one. */
+void
+task_clear(struct slot *s)
+{
+	buf_reset(&s->task);
+	buf_reset(&s->reply);
+	buf_reset(&s->error);
+	s->id_off = s->id_len = 0;
+	s->res_off = s->res_len = 0;
+	s->res_kind = RESULT_STRING;
+	s->has_result = 0;
+	s->ok = 0;
+	s->skip = 0;
+	s->error_json = 0;
+	s->attempts = 0;
+	s->worker = 0;
+	s->start = 0;
+	s->ms = 0;
+}
+
+/* Mark a task failed with a message, and done. */
+void
+task_fail(struct slot *s, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	buf_reset(&s->error);
+	buf_addstr(&s->error, msg);
+	s->error_json = 0;
+	s->ok = 0;
+	s->state = SLOT_DONE;
+}
+
+/*
+ * Check the task in s->task as the input format wants it.  A task that
+ * cannot run is marked done with its error; otherwise it is pending.
+ */
+void
+task_parse(struct slot *s, const struct config *cfg)
+{
+	const char	*text = s->task.data + s->task.off;
+	size_t		 len = buf_used(&s->task), erroff;
+
+	s->state = SLOT_PENDING;
+	if (cfg->input_format != INPUT_NUL && memchr(text, '\0', len) != NULL) {
+		task_fail(s, "task holds a NUL byte");
+		return;
+	}
+	switch (cfg->input_format) {
+	case INPUT_JSON:
+		if (json_check(text, len, &erroff) == -1) {
+			task_fail(s, "invalid JSON at byte %zu", erroff + 1);
+			return;
+		}
+		if (json_member(text, len, "id", &s->id_off, &s->id_len) == -1)
+			s->id_off = s->id_len = 0;
+		break;
+	case INPUT_NUL:
+		if (cfg->worker_cmd != NULL && memchr(text, '\n', len) != NULL)
+			task_fail(s, "task holds a newline (a worker reads one "
+			    "line per task)");
+		break;
+	case INPUT_LINES:
+		break;
+	}
+}
+
+/* Decide how a record shows the span [off, off+len) of the reply. */
+static void
+task_result(struct slot *s, size_t off, size_t len)
+{
+	const char	*text = s->reply.data + off;
+	size_t		 a, n;
+
+	if (json_check(text, len, NULL) == 0) {
+		json_trim(text, len, &a, &n);
+		s->res_off = off + a;
+		s->res_len = n;
+		s->res_kind = RESULT_JSON;
+		return;
+	}
+	s->res_off = off;
+	s->res_len = len;
+	s->res_kind = json_utf8_valid(text, len) ? RESULT_STRING :
+	    RESULT_BASE64;
+}
+
+/*
+ * Take a worker's reply line for the task: the result, or with --envelope
+ * the result or error inside it.  Raw output needs no JSON checks.
+ */
+void
+task_reply(struct slot *s, const struct config *cfg, const char *line,
+    size_t len)
+{
+	const char	*text;
+	size_t		 off, n;
+
+	buf_reset(&s->reply);
+	buf_add(&s->reply, line, len);
+	s->state = SLOT_DONE;
+	s->ok = 1;
+	s->has_result = 1;
+	s->res_off = 0;
+	s->res_len = len;
+	s->res_kind = RESULT_JSON;
+	if (!cfg->envelope) {
+		if (cfg->output_format == OUTPUT_JSON)
+			task_result(s, 0, len);
+		return;
+	}
+
+	text = s->reply.data;
+	if (json_check(text, len, NULL) == 0) {
+		if (json_member(text, len, "result", &off, &n) == 0) {
+			s->res_off = off;
+			s->res_len = n;
+			return;
+		}
+		if (json_member(text, len, "error", &off, &n) == 0) {
+			s->ok = 0;
+			buf_reset(&s->error);
+			buf_add(&s->error, text + off, n);
+			s->error_json = (text[off] == '"');
+			s->has_result = 0;
+			return;
+		}
+	}
+	task_fail(s, "reply is not an envelope ({\"result\": V} or "
+	    "{\"error\": V})");
+	s->has_result = 1;
+	task_result(s, 0, len);
+}

@@ -1,0 +1,348 @@
+/* worker.c: a persistent worker: start, send, receive, retire, kill, reap. */
+
+#include "config.h"
+
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ppool.h"
+
+/* Bytes asked of one read() of replies. */
+#define WORKER_CHUNK	(64 * 1024)
+
+/* Make fd non-blocking. */
+static int
+worker_nonblock(int fd)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+/*
+ * Start a worker running the -w command under /bin/sh -c.  Return it, or
+ * NULL with errno when pipes or a pidfd could not be made.  Only ppool's
+ * ends of the pipes are non-blocking: the worker's are ordinary.
+ */
+struct worker *
+worker_start(const struct config *cfg)
+{
+	struct worker	*w;
+	pipecmd		*cmd;
+	int		 to[2], from[2], saved;
+
+	if (pipe2(to, O_CLOEXEC) == -1)
+		return NULL;
+	if (pipe2(from, O_CLOEXEC) == -1) {
+		saved = errno;
+		close(to[0]);
+		close(to[1]);
+		errno = saved;
+		return NULL;
+	}
+	if (worker_nonblock(to[1]) == -1 || worker_nonblock(from[0]) == -1)
+		goto fail;
+
+	w = xcalloc(1, sizeof *w);
+	cmd = pipecmd_new_args("/bin/sh", "-c", cfg->worker_cmd, (void *)NULL);
+	w->pl = spawn_start(cmd, to[0], from[1], &w->pid, &w->pidfd);
+	if (w->pl == NULL) {
+		saved = errno;
+		free(w);
+		close(to[1]);
+		close(from[0]);
+		errno = saved;
+		return NULL;
+	}
+	w->state = WORKER_RUNNING;
+	w->to_fd = to[1];
+	w->from_fd = from[0];
+	buf_init(&w->out);
+	buf_init(&w->in);
+	w->qcap = cfg->inflight;
+	w->queue = xcalloc(w->qcap, sizeof *w->queue);
+	w->next_sig = SIGTERM;
+	return w;
+
+fail:
+	saved = errno;
+	close(to[0]);
+	close(to[1]);
+	close(from[0]);
+	close(from[1]);
+	errno = saved;
+	return NULL;
+}
+
+/* Return 1 when the worker can take one more task now. */
+int
+worker_accepts(const struct worker *w, const struct config *cfg)
+{
+	return w->state == WORKER_RUNNING && w->qlen < w->qcap &&
+	    (cfg->max_reqs == 0 || w->sent < cfg->max_reqs);
+}
+
+/* Queue a task's line for the worker; worker_flush writes it. */
+void
+worker_send(struct worker *w, struct slot *s, double now)
+{
+	buf_add(&w->out, buf_head(&s->task), buf_used(&s->task));
+	buf_addc(&w->out, '\n');
+	w->queue[(w->qhead + w->qlen++) % w->qcap] = s;
+	w->sent++;
+	s->state = SLOT_RUNNING;
+	s->attempts++;
+	s->worker = w->pid;
+	s->start = now;
+}
+
+/* Close the worker's stdin now: it gets no more tasks. */
+static void
+worker_close_stdin(struct worker *w)
+{
+	if (w->to_fd != -1)
+		close(w->to_fd);
+	w->to_fd = -1;
+	buf_reset(&w->out);
+	buf_shrink(&w->out, 0);
+}
+
+/*
+ * The worker closed its stdin or stdout but may still run: it gets no more
+ * tasks, and WORKER_GRACE seconds to exit on its own before it is killed.
+ */
+static void
+worker_lost_pipe(struct worker *w, double now, const char *what)
+{
+	if (w->why[0] == '\0')
+		snprintf(w->why, sizeof w->why, "it closed its %s", what);
+	w->state = WORKER_CLOSING;
+	worker_close_stdin(w);
+	if (w->deadline == 0 && w->next_sig == SIGTERM)
+		w->deadline = now + WORKER_GRACE;
+}
+
+/*
+ * Write queued task lines.  Return 0, or -1 when the worker no longer
+ * reads its stdin: the tasks it holds fail when it is gone.
+ */
+int
+worker_flush(struct worker *w, double now)
+{
+	while (w->to_fd != -1 && buf_used(&w->out) > 0) {
+		if (buf_write(&w->out, w->to_fd) != -1)
+			continue;
+		if (errno == EAGAIN)
+			return 0;
+		worker_lost_pipe(w, now, "stdin");
+		return -1;
+	}
+	if (w->state == WORKER_CLOSING && w->to_fd != -1)
+		worker_close_stdin(w);
+	return 0;
+}
+
+/* Take the oldest task the worker holds. */
+static struct slot *
+worker_pop(struct worker *w)
+{
+	struct slot	*s = w->queue[w->qhead];
+
+	w->qhead = (w->qhead + 1) % w->qcap;
+	w->qlen--;
+	return s;
+}
+
+/* Hand one reply line to the oldest task.  Return -1 on a protocol error. */
+static int
+worker_reply(struct worker *w, const struct config *cfg, const char *line,
+    size_t len, double now)
+{
+	struct slot	*s;
+
+	if (w->qlen == 0) {
+		worker_kill(w, now, "reply with no task waiting");
+		return -1;
+	}
+	s = worker_pop(w);
+	s->ms = (now - s->start) * 1000.0;
+	task_reply(s, cfg, line, len);
+	w->answered++;
+	loop_task_done(s);
+	return 0;
+}
+
+/*
+ * Read replies.  Return 1 when bytes were read, 0 when none were ready, -1
+ * at end of file (the worker closed its stdout; a worker still holding
+ * tasks is killed) or on a protocol error.
+ */
+int
+worker_read(struct worker *w, const struct config *cfg, double now)
+{
+	char	*line;
+	size_t	 len;
+	ssize_t	 n;
+
+	if (w->from_fd == -1)
+		return -1;
+	n = buf_read(&w->in, w->from_fd, WORKER_CHUNK);
+	if (n == -1 && errno == EAGAIN)
+		return 0;
+	if (n <= 0) {
+		/* A last reply without a newline still counts. */
+		if (buf_used(&w->in) > 0 && !w->broken)
+			worker_reply(w, cfg, buf_head(&w->in),
+			    buf_used(&w->in), now);
+		close(w->from_fd);
+		w->from_fd = -1;
+		buf_free(&w->in);
+		if (!w->exited)
+			worker_lost_pipe(w, now, "stdout");
+		return -1;
+	}
+	if (w->broken) {
+		/* Killed for a protocol error: what it says is ignored. */
+		buf_reset(&w->in);
+		return 1;
+	}
+	while ((line = buf_frame(&w->in, '\n', &len)) != NULL) {
+		if (worker_reply(w, cfg, line, len, now) == -1) {
+			buf_reset(&w->in);
+			return -1;
+		}
+	}
+	if (buf_used(&w->in) > cfg->max_line) {
+		worker_kill(w, now, "reply longer than --max-line (%zu bytes)",
+		    cfg->max_line);
+		buf_reset(&w->in);
+		return -1;
+	}
+	buf_shrink(&w->in, 4 * WORKER_CHUNK);
+	return 1;
+}
+
+/* Retire the worker: no more tasks; stdin closes once the queue is sent. */
+void
+worker_close(struct worker *w, double now)
+{
+	if (w->state != WORKER_RUNNING)
+		return;
+	w->state = WORKER_CLOSING;
+	worker_flush(w, now);
+}
+
+/*
+ * Kill the worker for the reason given: SIGTERM now, SIGKILL after
+ * KILL_AFTER seconds.  Its tasks fail with the reason when it is reaped.
+ */
+void
+worker_kill(struct worker *w, double now, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (w->why[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(w->why, sizeof w->why, fmt, ap);
+		va_end(ap);
+	}
+	w->broken = 1;
+	w->state = WORKER_CLOSING;
+	worker_close_stdin(w);
+	if (w->next_sig == 0 || w->exited)
+		return;
+	spawn_signal(w->pidfd, SIGTERM);
+	w->signalled = 1;
+	w->next_sig = SIGKILL;
+	w->deadline = now + KILL_AFTER;
+}
+
+/*
+ * Run the worker's timer: a closing worker that holds no task gets
+ * WORKER_GRACE seconds to exit, then SIGTERM, then SIGKILL.  Return the
+ * time the timer wants to run next, or 0.
+ */
+double
+worker_timer(struct worker *w, double now)
+{
+	if (w->state != WORKER_CLOSING || w->next_sig == 0)
+		return 0;
+	if (w->deadline == 0) {
+		if (w->qlen > 0)
+			return 0;
+		w->deadline = now + WORKER_GRACE;
+	}
+	if (now < w->deadline)
+		return w->deadline;
+	spawn_signal(w->pidfd, w->next_sig);
+	w->signalled = 1;
+	if (w->next_sig == SIGTERM) {
+		w->next_sig = SIGKILL;
+		w->deadline = now + KILL_AFTER;
+		return w->deadline;
+	}
+	w->next_sig = 0;
+	w->deadline = 0;
+	return 0;
+}
+
+/*
+ * The worker's process has exited: read the replies left in the pipe, learn
+ * its status, and fail every task it still holds.  Return 1 when it died
+ * before its first reply on its own, 0 otherwise; *status is its wait status.
+ */
+int
+worker_reap(struct worker *w, const struct config *cfg, double now,
+    int *status)
+{
+	struct slot	*s;
+	char		 how[96];
+	int		 sig, early;
+
+	/* The writer is dead: what it wrote is in the pipe, or never comes. */
+	w->exited = 1;
+	while (w->from_fd != -1 && worker_read(w, cfg, now) == 1)
+		;
+	worker_close_stdin(w);
+	*status = spawn_wait(w->pl);
+	spawn_describe(*status, how, sizeof how);
+	sig = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
+	early = w->answered == 0 && w->sent > 0 && !w->signalled;
+	while (w->qlen > 0) {
+		s = worker_pop(w);
+		s->ms = (now - s->start) * 1000.0;
+		if (w->signalled && (sig == SIGTERM || sig == SIGKILL))
+			task_fail(s, "worker killed: %s", w->why);
+		else
+			task_fail(s, "worker %s", how);
+		loop_task_done(s);
+	}
+	if (w->from_fd != -1)
+		close(w->from_fd);
+	w->from_fd = -1;
+	close(w->pidfd);
+	w->pidfd = -1;
+	w->state = WORKER_DEAD;
+	return early;
+}
+
+/* Free a reaped worker. */
+void
+worker_free(struct worker *w)
+{
+	buf_free(&w->out);
+	buf_free(&w->in);
+	free(w->queue);
+	pipeline_free(w->pl);
+	free(w);
+}
