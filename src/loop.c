@@ -132,19 +132,24 @@ loop_task_done(struct slot *s)
 	order_done(s);
 }
 
-/* Read tasks from the buffered input while the window has room. */
-static void
+/*
+ * Take tasks from the buffered input while the window has room; note
+ * whether more input must be read.  Return how many were taken.
+ */
+static size_t
 loop_take_tasks(void)
 {
 	struct slot	*s;
+	size_t		 n = 0;
 
 	L.want_input = 0;
 	while (!L.stopping && L.inuse < L.cfg->window) {
 		s = L.free;
 		if (input_next(s) == 0) {
 			L.want_input = input_fd() != -1;
-			return;
+			return n;
 		}
+		n++;
 		L.free = s->next;
 		L.inuse++;
 		s->seq = ++L.nread;
@@ -154,6 +159,7 @@ loop_take_tasks(void)
 		else
 			L.pending[(L.phead + L.plen++) % L.cfg->window] = s;
 	}
+	return n;
 }
 
 /* Count the workers that hold a place among the -j: those with tasks. */
@@ -226,13 +232,18 @@ loop_dispatch(void)
 	}
 }
 
-/* Format the records that may be printed, while stdout keeps up. */
-static void
+/*
+ * Format the records that may be printed, while stdout keeps up.  Return
+ * how many tasks left the window.
+ */
+static size_t
 loop_print(void)
 {
 	struct slot	*s;
+	size_t		 n = 0;
 
 	while (!output_full() && (s = order_next()) != NULL) {
+		n++;
 		if (!L.stdout_gone)
 			output_record(s);
 		task_clear(s);
@@ -241,6 +252,7 @@ loop_print(void)
 		L.free = s;
 		L.inuse--;
 	}
+	return n;
 }
 
 /* Stop reading and starting tasks; tasks not yet started get no record. */
@@ -408,7 +420,7 @@ int
 loop_run(const struct config *cfg)
 {
 	struct pollfd	*pfd = NULL;
-	size_t		*map = NULL, n, i, k, first, cap = 0;
+	size_t		*map = NULL, n, i, k, first, cap = 0, progress;
 	struct worker	*w;
 	int		 timeout, stdin_slot, stdout_slot;
 
@@ -428,12 +440,19 @@ loop_run(const struct config *cfg)
 	L.pending = xcalloc(cfg->window, sizeof *L.pending);
 
 	for (;;) {
+		/*
+		 * Printing frees room in the window and taking fills it:
+		 * repeat until neither moves, so that poll() is reached only
+		 * when an event is needed (at most a window's worth of work).
+		 */
 		L.now = loop_now();
-		loop_take_tasks();
-		loop_dispatch();
+		do {
+			progress = loop_take_tasks();
+			loop_dispatch();
+			progress += loop_print();
+		} while (progress > 0);
 		for (i = 0; i < L.nworkers; i++)
 			worker_flush(L.workers[i], L.now);
-		loop_print();
 		if (!L.stdout_gone && output_flush() == -1) {
 			/* The reader is gone: stop quietly. */
 			L.stdout_gone = 1;

@@ -46,9 +46,10 @@ static void
 usage(FILE *f)
 {
 	fputs(
-"usage: ppool [-0huLV] [-a file] [-j jobs] [-o format] [-r max-reqs]\n"
+"usage: ppool [-0Lu] [-a file] [-j jobs] [-o format] [-r max-reqs]\n"
 "             [--envelope] [--inflight K] [--max-line bytes] [--window N]\n"
 "             -w worker-command\n"
+"       ppool -h | -V\n"
 "\n"
 "Run JSON-lines tasks from stdin through a pool of persistent workers and\n"
 "print one result per task, in input order.\n"
@@ -152,7 +153,8 @@ main(int argc, char **argv)
 	cfg.window = 1024;
 	cfg.max_line = 64 << 20;
 
-	while ((ch = getopt_long(argc, argv, "+0a:hj:Lo:P:r:uVw:", longopts,
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:0a:hj:Lo:P:r:uVw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '0':
@@ -209,9 +211,13 @@ main(int argc, char **argv)
 			cfg.window = parse_number("--window", optarg, 1,
 			    1 << 24, 0);
 			break;
+		case ':':
+			usage_error("option '%s' wants an argument",
+			    argv[optind - 1]);
 		default:
-			usage(stderr);
-			return EXIT_FATAL;
+			if (optopt != 0)
+				usage_error("unknown option '-%c'", optopt);
+			usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	argc -= optind;

@@ -171,7 +171,7 @@ void	 output_warn_task(const struct slot *);
 
 /* spawn.c */
 pipeline *spawn_start(pipecmd *, int, int, pid_t *, int *);
-int	 spawn_signal(int, int);
+int	 spawn_signal(int, pid_t, int);
 int	 spawn_wait(pipeline *);
 void	 spawn_describe(int, char *, size_t);
 void	 spawn_init(void);

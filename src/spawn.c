@@ -32,8 +32,10 @@ spawn_init(void)
 
 /*
  * In the child, just before exec: only fds 0, 1 and 2 stay open, signals
- * are as a fresh program expects them, and the child dies with ppool even
- * when ppool is killed by SIGKILL.
+ * are as a fresh program expects them, the child leads its own process
+ * group (so ppool can end its descendants too, and a Ctrl-C meant for
+ * ppool reaches only ppool), and it dies with ppool even when ppool is
+ * killed by SIGKILL.
  */
 static void
 spawn_child_setup(void *unused)
@@ -49,6 +51,7 @@ spawn_child_setup(void *unused)
 	signal(SIGHUP, SIG_DFL);
 	if (spawn_quiet_set)
 		unsetenv("PIPELINE_QUIET");
+	setpgid(0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
 	    getppid() != spawn_parent)
 		_exit(127);
@@ -96,14 +99,22 @@ spawn_start(pipecmd *cmd, int infd, int outfd, pid_t *pid, int *pidfd)
 	return p;
 }
 
-/* Send a signal through a pidfd; a process already gone is no error. */
+/*
+ * Send a signal to a child (through its pidfd, which cannot hit a recycled
+ * pid) and to the rest of its process group.  Processes already gone are
+ * no error.
+ */
 int
-spawn_signal(int pidfd, int sig)
+spawn_signal(int pidfd, pid_t pgid, int sig)
 {
-	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == -1 &&
-	    errno != ESRCH)
-		return -1;
-	return 0;
+	int	 rc = 0;
+
+	if (pidfd != -1 && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL,
+	    0) == -1 && errno != ESRCH)
+		rc = -1;
+	if (kill(-pgid, sig) == -1 && errno != ESRCH && errno != EPERM)
+		rc = -1;
+	return rc;
 }
 
 /*

@@ -4,6 +4,7 @@
 
 #include <sys/wait.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -163,6 +164,22 @@ worker_pop(struct worker *w)
 	return s;
 }
 
+/* A protocol error: say so on stderr, then kill the worker. */
+static void __attribute__((format(printf, 4, 5)))
+worker_protocol(struct worker *w, const struct config *cfg, double now,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 why[128];
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	warnx("worker %ld ('%s'): protocol error: %s; killing and replacing "
+	    "it", (long)w->pid, cfg->worker_cmd, why);
+	worker_kill(w, now, "%s", why);
+}
+
 /* Hand one reply line to the oldest task.  Return -1 on a protocol error. */
 static int
 worker_reply(struct worker *w, const struct config *cfg, const char *line,
@@ -171,7 +188,7 @@ worker_reply(struct worker *w, const struct config *cfg, const char *line,
 	struct slot	*s;
 
 	if (w->qlen == 0) {
-		worker_kill(w, now, "reply with no task waiting");
+		worker_protocol(w, cfg, now, "reply with no task waiting");
 		return -1;
 	}
 	s = worker_pop(w);
@@ -217,14 +234,16 @@ worker_read(struct worker *w, const struct config *cfg, double now)
 		return 1;
 	}
 	while ((line = buf_frame(&w->in, '\n', &len)) != NULL) {
+		if (len > cfg->max_line)
+			break;
 		if (worker_reply(w, cfg, line, len, now) == -1) {
 			buf_reset(&w->in);
 			return -1;
 		}
 	}
-	if (buf_used(&w->in) > cfg->max_line) {
-		worker_kill(w, now, "reply longer than --max-line (%zu bytes)",
-		    cfg->max_line);
+	if (line != NULL || buf_used(&w->in) > cfg->max_line) {
+		worker_protocol(w, cfg, now, "reply longer than --max-line "
+		    "(%zu bytes)", cfg->max_line);
 		buf_reset(&w->in);
 		return -1;
 	}
@@ -261,7 +280,7 @@ worker_kill(struct worker *w, double now, const char *fmt, ...)
 	worker_close_stdin(w);
 	if (w->next_sig == 0 || w->exited)
 		return;
-	spawn_signal(w->pidfd, SIGTERM);
+	spawn_signal(w->pidfd, w->pid, SIGTERM);
 	w->signalled = 1;
 	w->next_sig = SIGKILL;
 	w->deadline = now + KILL_AFTER;
@@ -284,7 +303,7 @@ worker_timer(struct worker *w, double now)
 	}
 	if (now < w->deadline)
 		return w->deadline;
-	spawn_signal(w->pidfd, w->next_sig);
+	spawn_signal(w->pidfd, w->pid, w->next_sig);
 	w->signalled = 1;
 	if (w->next_sig == SIGTERM) {
 		w->next_sig = SIGKILL;
@@ -315,6 +334,8 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 		;
 	worker_close_stdin(w);
 	*status = spawn_wait(w->pl);
+	/* Whatever it started dies with it: no process outlives its worker. */
+	spawn_signal(-1, w->pid, SIGKILL);
 	spawn_describe(*status, how, sizeof how);
 	sig = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
 	early = w->answered == 0 && w->sent > 0 && !w->signalled;
