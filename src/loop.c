@@ -56,6 +56,9 @@ static struct {
 	double			 now;
 } L;
 
+static void	loop_kill_all(const char *);
+static void	loop_stop(void);
+
 /* Seconds on the monotonic clock. */
 double
 loop_now(void)
@@ -255,6 +258,30 @@ loop_print(void)
 	return n;
 }
 
+/* The reader of stdout is gone: stop quietly, children included. */
+static void
+loop_stdout_gone(void)
+{
+	L.stdout_gone = 1;
+	loop_stop();
+	loop_kill_all("ppool's stdout was closed");
+}
+
+/* Write records to stdout; return 1 when bytes left the buffer. */
+static int
+loop_flush_stdout(void)
+{
+	ssize_t	 n;
+
+	if (L.stdout_gone)
+		return 0;
+	if ((n = output_flush()) == -1) {
+		loop_stdout_gone();
+		return 0;
+	}
+	return n > 0;
+}
+
 /* Stop reading and starting tasks; tasks not yet started get no record. */
 static void
 loop_stop(void)
@@ -450,15 +477,10 @@ loop_run(const struct config *cfg)
 			progress = loop_take_tasks();
 			loop_dispatch();
 			progress += loop_print();
+			progress += loop_flush_stdout();
 		} while (progress > 0);
 		for (i = 0; i < L.nworkers; i++)
 			worker_flush(L.workers[i], L.now);
-		if (!L.stdout_gone && output_flush() == -1) {
-			/* The reader is gone: stop quietly. */
-			L.stdout_gone = 1;
-			loop_stop();
-			loop_kill_all("ppool's stdout was closed");
-		}
 		loop_close_idle();
 		timeout = loop_timers();
 		if (loop_finished())
@@ -513,11 +535,8 @@ loop_run(const struct config *cfg)
 			input_read();
 		if (stdout_slot != -1 &&
 		    (pfd[stdout_slot].revents & (POLLERR | POLLHUP)) &&
-		    !(pfd[stdout_slot].revents & POLLOUT)) {
-			L.stdout_gone = 1;
-			loop_stop();
-			loop_kill_all("ppool's stdout was closed");
-		}
+		    !(pfd[stdout_slot].revents & POLLOUT))
+			loop_stdout_gone();
 		for (k = 0; k < first; k++)
 			map[k] = (size_t)-1;
 		loop_worker_events(pfd + first, map + first, n - first);

@@ -189,19 +189,22 @@ output_record(struct slot *s)
 }
 
 /*
- * Write what stdout takes now.  Return 0, or -1 with errno when stdout is
- * gone (EPIPE) or broken.
+ * Write what stdout takes now.  Return the count of bytes written, or -1
+ * with errno when stdout is gone (EPIPE) or broken.
  */
-int
+ssize_t
 output_flush(void)
 {
+	ssize_t	 n, total = 0;
+
 	while (buf_used(&out.buf) > 0) {
-		if (buf_write(&out.buf, STDOUT_FILENO) == -1) {
+		if ((n = buf_write(&out.buf, STDOUT_FILENO)) == -1) {
 			if (errno == EAGAIN)
-				return 0;
+				return total;
 			return -1;
 		}
+		total += n;
 	}
 	buf_shrink(&out.buf, 4 * OUTPUT_HIGH_WATER);
-	return 0;
+	return total;
 }

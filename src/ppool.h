@@ -165,7 +165,7 @@ void	 output_restore(void);
 int	 output_full(void);
 int	 output_pending(void);
 void	 output_record(struct slot *);
-int	 output_flush(void);
+ssize_t	 output_flush(void);
 int	 output_fd(void);
 void	 output_warn_task(const struct slot *);
 
