@@ -306,6 +306,37 @@ json_member(const char *text, size_t len, const char *name, size_t *off,
 	}
 }
 
+/*
+ * Step through the elements of a checked JSON array held in text: *pos
+ * starts at 0.  Return 1 with the span of the next element, or 0 at the end.
+ */
+int
+json_array_next(const char *text, size_t len, size_t *pos, size_t *off,
+    size_t *vlen)
+{
+	struct scan		 s;
+	const unsigned char	*value;
+
+	s.p = (const unsigned char *)text + *pos;
+	s.end = (const unsigned char *)text + len;
+	s.depth = 0;
+	scan_space(&s);
+	if (s.p >= s.end)
+		return 0;
+	if (*s.p == '[' || *s.p == ',')
+		s.p++;
+	scan_space(&s);
+	if (s.p >= s.end || *s.p == ']')
+		return 0;
+	value = s.p;
+	if (scan_value(&s) == -1)
+		return 0;
+	*off = (const char *)value - text;
+	*vlen = s.p - value;
+	*pos = (const char *)s.p - text;
+	return 1;
+}
+
 /* Narrow [0, len) of text to the span without surrounding whitespace. */
 void
 json_trim(const char *text, size_t len, size_t *off, size_t *vlen)
@@ -414,4 +445,35 @@ json_add_base64(struct buf *b, const char *text, size_t len)
 		buf_add(b, q, 4);
 	}
 	buf_addc(b, '"');
+}
+
+/*
+ * Append text as a JSON string for display; bytes that are not valid UTF-8
+ * become U+FFFD.  Use json_add_string or json_add_base64 where every byte
+ * matters.
+ */
+void
+json_add_text(struct buf *b, const char *text, size_t len)
+{
+	struct buf		 clean;
+	const unsigned char	*p = (const unsigned char *)text;
+	const unsigned char	*end = p + len;
+	size_t			 n;
+
+	if (json_utf8_valid(text, len)) {
+		json_add_string(b, text, len);
+		return;
+	}
+	buf_init(&clean);
+	while (p < end) {
+		if ((n = utf8_seq(p, end)) == 0) {
+			buf_add(&clean, "\xef\xbf\xbd", 3);
+			p++;
+			continue;
+		}
+		buf_add(&clean, p, n);
+		p += n;
+	}
+	json_add_string(b, clean.data, clean.len);
+	buf_free(&clean);
 }

@@ -20,8 +20,25 @@
 
 /* Descriptors ppool keeps for itself besides the workers'. */
 #define FD_RESERVE	16
-/* Descriptors one worker costs ppool: stdin, stdout and pidfd. */
-#define FD_PER_WORKER	3
+/* Descriptors one worker or command costs ppool: pipes, pidfd, stdin. */
+#define FD_PER_WORKER	4
+
+/* What a pollfd entry stands for. */
+enum ref_kind {
+	REF_NONE,
+	REF_WORKER_READ,
+	REF_WORKER_WRITE,
+	REF_WORKER_EXIT,
+	REF_COMMAND_OUT,
+	REF_COMMAND_ERR,
+	REF_COMMAND_EXIT
+};
+
+struct pollref {
+	enum ref_kind	 kind;
+	size_t		 i;		/* worker or command index */
+	size_t		 sub;		/* command: which process */
+};
 
 /*
  * The state of one run.  Every task read is in exactly one place: the
@@ -43,6 +60,8 @@ static struct {
 
 	struct worker		**workers;
 	size_t			 nworkers;
+	struct command		**cmds;		/* command mode: running tasks */
+	size_t			 ncmds;
 
 	unsigned		 early_deaths;
 	int			 early_status;
@@ -235,6 +254,22 @@ loop_dispatch(void)
 	}
 }
 
+/* Command mode: start pending tasks while fewer than -j run. */
+static void
+loop_dispatch_commands(void)
+{
+	struct command	*c;
+	struct slot	*s;
+
+	while (L.plen > 0 && !L.stopping && L.ncmds < L.jobs) {
+		s = L.pending[L.phead];
+		L.phead = (L.phead + 1) % L.cfg->window;
+		L.plen--;
+		if ((c = command_start(s, L.cfg, L.now)) != NULL)
+			L.cmds[L.ncmds++] = c;
+	}
+}
+
 /*
  * Format the records that may be printed, while stdout keeps up.  Return
  * how many tasks left the window.
@@ -298,7 +333,7 @@ loop_stop(void)
 	}
 }
 
-/* Kill every worker; their tasks fail with the reason. */
+/* Kill every worker and command; their tasks fail with the reason. */
 static void
 loop_kill_all(const char *why)
 {
@@ -306,6 +341,8 @@ loop_kill_all(const char *why)
 
 	for (i = 0; i < L.nworkers; i++)
 		worker_kill(L.workers[i], L.now, "%s", why);
+	for (i = 0; i < L.ncmds; i++)
+		command_kill(L.cmds[i], L.now, why);
 }
 
 /* React to the signals that arrived through the self-pipe. */
@@ -380,6 +417,11 @@ loop_timers(void)
 		if (t > 0 && (next == 0 || t < next))
 			next = t;
 	}
+	for (i = 0; i < L.ncmds; i++) {
+		t = command_timer(L.cmds[i], L.now);
+		if (t > 0 && (next == 0 || t < next))
+			next = t;
+	}
 	if (next == 0)
 		return -1;
 	t = (next - L.now) * 1000.0 + 1;
@@ -390,7 +432,7 @@ loop_timers(void)
 static int
 loop_finished(void)
 {
-	if (L.nworkers > 0)
+	if (L.nworkers > 0 || L.ncmds > 0)
 		return 0;
 	if (L.stdout_gone)
 		return 1;
@@ -413,33 +455,65 @@ loop_exit_status(void)
 	return (int)L.failed;
 }
 
-/* Handle what poll reported for the workers, from the end of pfd. */
+/* Handle what poll reported for workers and commands. */
 static void
-loop_worker_events(struct pollfd *pfd, size_t *map, size_t n)
+loop_child_events(struct pollfd *pfd, struct pollref *ref, size_t n)
 {
-	struct worker	*w;
-	size_t		 k, i;
+	struct pollref	*r;
+	size_t		 k;
 
+	/* Read and write first, so a dying child's last output counts. */
 	for (k = 0; k < n; k++) {
-		if (pfd[k].revents == 0 || map[k] == (size_t)-1)
+		if (pfd[k].revents == 0)
 			continue;
-		w = L.workers[map[k] >> 2];
-		switch (map[k] & 3) {
-		case 0:
-			worker_read(w, L.cfg, L.now);
+		r = &ref[k];
+		switch (r->kind) {
+		case REF_WORKER_READ:
+			worker_read(L.workers[r->i], L.cfg, L.now);
 			break;
-		case 1:
-			worker_flush(w, L.now);
+		case REF_WORKER_WRITE:
+			worker_flush(L.workers[r->i], L.now);
+			break;
+		case REF_COMMAND_OUT:
+			command_read(L.cmds[r->i], L.cfg, 1);
+			break;
+		case REF_COMMAND_ERR:
+			command_read(L.cmds[r->i], L.cfg, 2);
+			break;
+		default:
 			break;
 		}
 	}
-	/* Reap after reading, so a dying worker's last replies count. */
+	/*
+	 * Then exits, from the last entry back: removing a child moves the
+	 * last one into its place, whose entries were already handled.
+	 */
 	for (k = n; k > 0; k--) {
-		if (pfd[k - 1].revents == 0 || (map[k - 1] & 3) != 2)
+		if (pfd[k - 1].revents == 0)
 			continue;
-		i = map[k - 1] >> 2;
-		loop_reap(i);
+		r = &ref[k - 1];
+		if (r->kind == REF_WORKER_EXIT)
+			loop_reap(r->i);
+		else if (r->kind == REF_COMMAND_EXIT &&
+		    command_exited(L.cmds[r->i], L.cfg, r->sub, L.now)) {
+			command_free(L.cmds[r->i]);
+			L.cmds[r->i] = L.cmds[--L.ncmds];
+		}
 	}
+}
+
+/* Add a pollfd entry; return its index. */
+static size_t
+loop_watch(struct pollfd *pfd, struct pollref *ref, size_t n, int fd,
+    short events, enum ref_kind kind, size_t i, size_t sub)
+{
+	pfd[n].fd = fd;
+	pfd[n].events = events;
+	pfd[n].revents = 0;
+	ref[n].kind = kind;
+	ref[n].i = i;
+	ref[n].sub = sub;
+	return n;
 }
 
 /* Run the whole pool; return the exit status. */
@@ -447,8 +521,10 @@ int
 loop_run(const struct config *cfg)
 {
 	struct pollfd	*pfd = NULL;
-	size_t		*map = NULL, n, i, k, first, cap = 0, progress;
+	struct pollref	*ref = NULL;
+	size_t		 n, i, k, first, cap = 0, want, progress;
 	struct worker	*w;
+	struct command	*c;
 	int		 timeout, stdin_slot, stdout_slot;
 
 	L.cfg = cfg;
@@ -464,7 +540,10 @@ loop_run(const struct config *cfg)
 		L.slots[i - 1].next = L.free;
 		L.free = &L.slots[i - 1];
 	}
+	for (i = 0; i < cfg->window; i++)
+		task_clear(&L.slots[i]);
 	L.pending = xcalloc(cfg->window, sizeof *L.pending);
+	L.cmds = xcalloc(L.jobs, sizeof *L.cmds);
 
 	for (;;) {
 		/*
@@ -475,7 +554,10 @@ loop_run(const struct config *cfg)
 		L.now = loop_now();
 		do {
 			progress = loop_take_tasks();
-			loop_dispatch();
+			if (cfg->worker_cmd != NULL)
+				loop_dispatch();
+			else
+				loop_dispatch_commands();
 			progress += loop_print();
 			progress += loop_flush_stdout();
 		} while (progress > 0);
@@ -486,41 +568,48 @@ loop_run(const struct config *cfg)
 		if (loop_finished())
 			break;
 
-		if (cap < 3 + 3 * L.nworkers) {
-			cap = 3 + 3 * L.nworkers;
+		want = 3 + 3 * L.nworkers;
+		for (i = 0; i < L.ncmds; i++)
+			want += 2 + L.cmds[i]->nproc;
+		if (cap < want) {
+			cap = want;
 			pfd = xreallocarray(pfd, cap, sizeof *pfd);
-			map = xreallocarray(map, cap, sizeof *map);
+			ref = xreallocarray(ref, cap, sizeof *ref);
 		}
 		n = 0;
-		pfd[n].fd = L.sigpipe[0];
-		pfd[n++].events = POLLIN;
+		loop_watch(pfd, ref, n++, L.sigpipe[0], POLLIN, REF_NONE, 0, 0);
 		stdin_slot = stdout_slot = -1;
-		if (L.want_input && !L.stopping) {
-			stdin_slot = n;
-			pfd[n].fd = input_fd();
-			pfd[n++].events = POLLIN;
-		}
-		if (!L.stdout_gone) {
-			stdout_slot = n;
-			pfd[n].fd = output_fd();
-			pfd[n++].events = output_pending() ? POLLOUT : 0;
-		}
+		if (L.want_input && !L.stopping)
+			stdin_slot = loop_watch(pfd, ref, n++, input_fd(),
+			    POLLIN, REF_NONE, 0, 0);
+		if (!L.stdout_gone)
+			stdout_slot = loop_watch(pfd, ref, n++, output_fd(),
+			    output_pending() ? POLLOUT : 0, REF_NONE, 0, 0);
 		first = n;
 		for (i = 0; i < L.nworkers; i++) {
 			w = L.workers[i];
-			if (w->from_fd != -1) {
-				map[n] = i << 2 | 0;
-				pfd[n].fd = w->from_fd;
-				pfd[n++].events = POLLIN;
+			if (w->from_fd != -1)
+				loop_watch(pfd, ref, n++, w->from_fd, POLLIN,
+				    REF_WORKER_READ, i, 0);
+			if (w->to_fd != -1 && buf_used(&w->out) > 0)
+				loop_watch(pfd, ref, n++, w->to_fd, POLLOUT,
+				    REF_WORKER_WRITE, i, 0);
+			loop_watch(pfd, ref, n++, w->pidfd, POLLIN,
+			    REF_WORKER_EXIT, i, 0);
+		}
+		for (i = 0; i < L.ncmds; i++) {
+			c = L.cmds[i];
+			if (c->out_fd != -1)
+				loop_watch(pfd, ref, n++, c->out_fd, POLLIN,
+				    REF_COMMAND_OUT, i, 0);
+			if (c->err_fd != -1)
+				loop_watch(pfd, ref, n++, c->err_fd, POLLIN,
+				    REF_COMMAND_ERR, i, 0);
+			for (k = 0; k < c->nproc; k++) {
+				if (c->pidfds[k] != -1)
+					loop_watch(pfd, ref, n++, c->pidfds[k],
+					    POLLIN, REF_COMMAND_EXIT, i, k);
 			}
-			if (w->to_fd != -1 && buf_used(&w->out) > 0) {
-				map[n] = i << 2 | 1;
-				pfd[n].fd = w->to_fd;
-				pfd[n++].events = POLLOUT;
-			}
-			map[n] = i << 2 | 2;
-			pfd[n].fd = w->pidfd;
-			pfd[n++].events = POLLIN;
 		}
 
 		if (poll(pfd, n, timeout) == -1) {
@@ -537,18 +626,18 @@ loop_run(const struct config *cfg)
 		    (pfd[stdout_slot].revents & (POLLERR | POLLHUP)) &&
 		    !(pfd[stdout_slot].revents & POLLOUT))
 			loop_stdout_gone();
-		for (k = 0; k < first; k++)
-			map[k] = (size_t)-1;
-		loop_worker_events(pfd + first, map + first, n - first);
+		loop_child_events(pfd + first, ref + first, n - first);
 	}
 
 	free(pfd);
-	free(map);
+	free(ref);
 	free(L.workers);
+	free(L.cmds);
 	for (i = 0; i < cfg->window; i++) {
 		buf_free(&L.slots[i].task);
 		buf_free(&L.slots[i].reply);
 		buf_free(&L.slots[i].error);
+		buf_free(&L.slots[i].errout);
 	}
 	free(L.slots);
 	free(L.pending);

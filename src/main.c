@@ -16,24 +16,31 @@
 
 /* Long options without a short form. */
 enum {
-	OPT_ENVELOPE = 256,
+	OPT_DRY_RUN = 256,
+	OPT_ENVELOPE,
 	OPT_INFLIGHT,
+	OPT_KILL_AFTER,
 	OPT_MAX_LINE,
+	OPT_MAX_OUTPUT,
 	OPT_WINDOW
 };
 
 /* One alphabetical table; usage() and the man page follow it. */
 static const struct option longopts[] = {
+	{ "dry-run",	no_argument,		NULL,	OPT_DRY_RUN },
 	{ "envelope",	no_argument,		NULL,	OPT_ENVELOPE },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "inflight",	required_argument,	NULL,	OPT_INFLIGHT },
 	{ "input",	required_argument,	NULL,	'a' },
 	{ "jobs",	required_argument,	NULL,	'j' },
+	{ "kill-after",	required_argument,	NULL,	OPT_KILL_AFTER },
 	{ "lines",	no_argument,		NULL,	'L' },
 	{ "max-line",	required_argument,	NULL,	OPT_MAX_LINE },
+	{ "max-output",	required_argument,	NULL,	OPT_MAX_OUTPUT },
 	{ "max-reqs",	required_argument,	NULL,	'r' },
 	{ "null",	no_argument,		NULL,	'0' },
 	{ "output",	required_argument,	NULL,	'o' },
+	{ "timeout",	required_argument,	NULL,	't' },
 	{ "unordered",	no_argument,		NULL,	'u' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ "window",	required_argument,	NULL,	OPT_WINDOW },
@@ -49,27 +56,39 @@ usage(FILE *f)
 "usage: ppool [-0Lu] [-a file] [-j jobs] [-o format] [-r max-reqs]\n"
 "             [--envelope] [--inflight K] [--max-line bytes] [--window N]\n"
 "             -w worker-command\n"
+"       ppool [-0Lu] [-a file] [-j jobs] [-o format] [-t secs] [--dry-run]\n"
+"             [--kill-after secs] [--max-line bytes] [--max-output bytes]\n"
+"             [--window N] [--] [command [arg ...]]\n"
 "       ppool -h | -V\n"
 "\n"
-"Run JSON-lines tasks from stdin through a pool of persistent workers and\n"
-"print one result per task, in input order.\n"
+"Run JSON-lines tasks from stdin through a pool of persistent workers (-w),\n"
+"or one process per task (command mode), and print one result per task,\n"
+"in input order.\n"
 "\n"
 "  -a, --input=FILE       read tasks from FILE instead of stdin\n"
 "  -0, --null             plain-text tasks separated by NUL bytes\n"
 "  -L, --lines            plain-text tasks, one per line (no JSON parsing)\n"
 "  -h, --help             print this help and exit\n"
-"  -j, --jobs=N           at most N workers at once (default: online CPUs);\n"
+"  -j, --jobs=N           at most N processes at once (default: online CPUs);\n"
 "                         -P N is the same\n"
 "  -o, --output=FORMAT    json (one record per task, default) or raw\n"
 "  -r, --max-reqs=N       retire a worker after N tasks (default 0: never)\n"
+"  -t, --timeout=SECS     command mode: stop a task after SECS seconds\n"
 "  -u, --unordered        print records in completion order\n"
 "  -V, --version          print the version and exit\n"
 "  -w, --worker=CMD       persistent workers running CMD under /bin/sh -c\n"
+"      --dry-run          command mode: print each task's command, run nothing\n"
 "      --envelope         replies are {\"result\": V} or {\"error\": V}\n"
 "      --inflight=K       up to K tasks queued in one worker (default 1)\n"
+"      --kill-after=SECS  SIGKILL this long after SIGTERM (default 2)\n"
 "      --max-line=BYTES   longest task or reply line (default 64M; K, M, G)\n"
+"      --max-output=BYTES command mode: stdout and stderr kept per task\n"
+"                         (default 64M; K, M, G)\n"
 "      --window=N         at most N tasks read but not printed (default 1024)\n"
 "\n"
+"Command mode: with COMMAND, each task gives its arguments ({} {1} {.} {/}\n"
+"{//} {/.} as in GNU parallel, else appended); without, each task is an\n"
+"object with \"cmd\" or \"pipeline\" (-L: each line is a shell command).\n"
 "Worker protocol: ppool writes each task as one line to a worker's stdin;\n"
 "the worker writes exactly one line per task to its stdout, in order.\n"
 "Exit status: 0 all tasks ok, 1-100 that many failed, 101 more than 100,\n"
@@ -130,6 +149,22 @@ parse_number(const char *name, const char *arg, unsigned long long min,
 	return v * mult;
 }
 
+/* Parse a number of seconds above 0 for option name. */
+static double
+parse_seconds(const char *name, const char *arg)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (end == arg || *end != '\0' || errno == ERANGE || !(v > 0) ||
+	    v > 1e9)
+		usage_error("%s wants a number of seconds above 0, not '%s'",
+		    name, arg);
+	return v;
+}
+
 /* Online CPUs, the default for -j. */
 static unsigned
 online_cpus(void)
@@ -152,9 +187,11 @@ main(int argc, char **argv)
 	cfg.inflight = 1;
 	cfg.window = 1024;
 	cfg.max_line = 64 << 20;
+	cfg.max_output = 64 << 20;
+	cfg.kill_after = KILL_AFTER;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:0a:hj:Lo:P:r:uVw:", longopts,
+	while ((ch = getopt_long(argc, argv, "+:0a:hj:Lo:P:r:t:uVw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '0':
@@ -187,6 +224,9 @@ main(int argc, char **argv)
 			cfg.max_reqs = parse_number("-r", optarg, 0, ULONG_MAX,
 			    0);
 			break;
+		case 't':
+			cfg.timeout = parse_seconds("-t", optarg);
+			break;
 		case 'u':
 			cfg.unordered = 1;
 			break;
@@ -195,6 +235,16 @@ main(int argc, char **argv)
 			return EXIT_ALL_OK;
 		case 'w':
 			cfg.worker_cmd = optarg;
+			break;
+		case OPT_DRY_RUN:
+			cfg.dry_run = 1;
+			break;
+		case OPT_KILL_AFTER:
+			cfg.kill_after = parse_seconds("--kill-after", optarg);
+			break;
+		case OPT_MAX_OUTPUT:
+			cfg.max_output = parse_number("--max-output", optarg, 1,
+			    (1ULL << 40), 1);
 			break;
 		case OPT_ENVELOPE:
 			cfg.envelope = 1;
@@ -223,14 +273,23 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 
-	if (cfg.worker_cmd == NULL)
-		usage_error("no worker command: give -w CMD (command mode, "
-		    "one process per task, is not built yet)");
 	if (argc > 0)
-		usage_error("unexpected argument '%s' with -w (quote the "
-		    "worker command as one argument)", argv[0]);
-	if (cfg.worker_cmd[0] == '\0')
-		usage_error("-w wants a command, not an empty string");
+		cfg.command = argv;
+	if (cfg.worker_cmd != NULL) {
+		if (argc > 0)
+			usage_error("unexpected argument '%s' with -w (quote "
+			    "the worker command as one argument)", argv[0]);
+		if (cfg.worker_cmd[0] == '\0')
+			usage_error("-w wants a command, not an empty string");
+		if (cfg.dry_run)
+			usage_error("--dry-run is for command mode; it cannot "
+			    "be used with -w");
+		if (cfg.timeout > 0)
+			usage_error("-t is for command mode; worker timeouts "
+			    "are not built yet");
+	} else if (cfg.envelope || cfg.max_reqs != 0 || cfg.inflight != 1)
+		usage_error("--envelope, -r and --inflight are for worker "
+		    "mode: give -w CMD");
 	if (cfg.window < cfg.inflight)
 		cfg.window = cfg.inflight;
 	return loop_run(&cfg);

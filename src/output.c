@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ppool.h"
@@ -116,6 +117,46 @@ output_add_error(struct buf *b, const struct slot *s)
 		json_add_base64(b, text, len);
 }
 
+/* Append a captured stream as "name" (UTF-8) or "name_base64". */
+static void
+output_stream(struct buf *b, const char *name, const struct buf *data,
+    int truncated)
+{
+	const char	*text = data->data + data->off;
+	size_t		 len = buf_used(data);
+
+	buf_printf(b, ",\"%s%s\":", name,
+	    json_utf8_valid(text, len) ? "" : "_base64");
+	if (json_utf8_valid(text, len))
+		json_add_string(b, text, len);
+	else
+		json_add_base64(b, text, len);
+	if (truncated)
+		buf_printf(b, ",\"%s_truncated\":true", name);
+}
+
+/* Append a command-mode task's exit, signal, stdout and stderr. */
+static void
+output_command(struct buf *b, const struct slot *s)
+{
+	const char	*name;
+
+	buf_add(b, ",\"exit\":", 8);
+	if (s->exit_code >= 0)
+		buf_add_uint(b, (uint64_t)s->exit_code);
+	else
+		buf_add(b, "null", 4);
+	buf_add(b, ",\"signal\":", 10);
+	if (s->term_sig > 0 && (name = sigabbrev_np(s->term_sig)) != NULL)
+		buf_printf(b, "\"SIG%s\"", name);
+	else if (s->term_sig > 0)
+		buf_printf(b, "%d", s->term_sig);
+	else
+		buf_add(b, "null", 4);
+	output_stream(b, "stdout", &s->reply, s->out_trunc);
+	output_stream(b, "stderr", &s->errout, s->err_trunc);
+}
+
 /* Append one JSON record. */
 static void
 output_json(struct buf *b, const struct slot *s)
@@ -128,13 +169,21 @@ output_json(struct buf *b, const struct slot *s)
 		buf_add(b, ",\"id\":", 6);
 		buf_add(b, s->task.data + s->task.off + s->id_off, s->id_len);
 	}
+	if (s->dry) {
+		/* --dry-run: the job's own fields, already JSON. */
+		buf_add(b, buf_head(&s->reply), buf_used(&s->reply));
+		buf_add(b, "}\n", 2);
+		return;
+	}
 	if (s->ok)
 		buf_add(b, ",\"ok\":true", 10);
 	else {
 		buf_add(b, ",\"ok\":false,\"error\":", 20);
 		output_add_error(b, s);
 	}
-	if (s->has_result) {
+	if (s->has_result && out.cfg->worker_cmd == NULL)
+		output_command(b, s);
+	else if (s->has_result) {
 		switch (s->res_kind) {
 		case RESULT_JSON:
 			buf_add(b, ",\"result\":", 10);
@@ -176,8 +225,20 @@ output_record(struct slot *s)
 {
 	if (s->skip)
 		return;
-	if (out.cfg->output_format == OUTPUT_JSON) {
+	if (out.cfg->output_format == OUTPUT_JSON || s->dry) {
 		output_json(&out.buf, s);
+		return;
+	}
+	if (out.cfg->worker_cmd == NULL) {
+		/* A command's own stderr goes to ppool's, as with xargs. */
+		if (buf_used(&s->errout) > 0)
+			fwrite(buf_head(&s->errout), 1, buf_used(&s->errout),
+			    stderr);
+		if (s->ok)
+			buf_add(&out.buf, buf_head(&s->reply),
+			    buf_used(&s->reply));
+		else
+			output_warn_task(s);
 		return;
 	}
 	if (!s->ok) {

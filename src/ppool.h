@@ -49,6 +49,7 @@ enum output_format {
 /* Everything the command line decides; read-only after main.c fills it. */
 struct config {
 	const char		*worker_cmd;	/* -w, or NULL */
+	char			**command;	/* COMMAND words, or NULL */
 	const char		*input_path;	/* -a, or NULL for stdin */
 	enum input_format	 input_format;
 	enum output_format	 output_format;
@@ -59,6 +60,10 @@ struct config {
 	unsigned long		 max_reqs;	/* -r, 0 = never retire */
 	size_t			 window;	/* --window */
 	size_t			 max_line;	/* --max-line */
+	size_t			 max_output;	/* --max-output */
+	double			 timeout;	/* -t, 0 = none */
+	double			 kill_after;	/* --kill-after */
+	int			 dry_run;	/* --dry-run */
 };
 
 /* buf.c */
@@ -92,13 +97,26 @@ ssize_t	 buf_write(struct buf *, int);
 #define buf_used(b)	((b)->len - (b)->off)
 #define buf_head(b)	((b)->data + (b)->off)
 
+/* argv.c */
+/* A NULL-terminated array of strings it owns. */
+struct argv {
+	char	**v;
+	size_t	  n;
+	size_t	  cap;
+};
+void	 argv_init(struct argv *);
+void	 argv_add(struct argv *, char *);
+void	 argv_free(struct argv *);
+
 /* json.c */
 int	 json_check(const char *, size_t, size_t *);
 int	 json_member(const char *, size_t, const char *, size_t *, size_t *);
 void	 json_trim(const char *, size_t, size_t *, size_t *);
+int	 json_array_next(const char *, size_t, size_t *, size_t *, size_t *);
 int	 json_utf8_valid(const char *, size_t);
 void	 json_add_string(struct buf *, const char *, size_t);
 void	 json_add_base64(struct buf *, const char *, size_t);
+void	 json_add_text(struct buf *, const char *, size_t);
 
 /* task.c */
 enum slot_state {
@@ -122,7 +140,13 @@ struct slot {
 	struct buf	 task;		/* the task's bytes, separator removed */
 	size_t		 id_off;	/* span of the task's "id" value */
 	size_t		 id_len;	/* 0: no id */
-	struct buf	 reply;		/* the worker's reply line */
+	struct buf	 reply;		/* the worker's reply line, or stdout */
+	struct buf	 errout;	/* command mode: stderr */
+	int		 exit_code;	/* command mode: -1 = none */
+	int		 term_sig;	/* command mode: 0 = none */
+	int		 out_trunc;	/* stdout passed --max-output */
+	int		 err_trunc;	/* stderr passed --max-output */
+	int		 dry;		/* --dry-run: reply holds the job */
 	size_t		 res_off;	/* span of the result within reply */
 	size_t		 res_len;
 	enum result_kind res_kind;
@@ -169,12 +193,69 @@ ssize_t	 output_flush(void);
 int	 output_fd(void);
 void	 output_warn_task(const struct slot *);
 
+/* resolve.c */
+enum job_kind {
+	JOB_ARGV,		/* one command, no shell */
+	JOB_SHELL,		/* "cmd" text under /bin/sh -c */
+	JOB_PIPELINE		/* stages connected by pipes, no shell */
+};
+
+/* What one task runs in command mode. */
+struct job {
+	enum job_kind	 kind;
+	struct argv	*stages;
+	size_t		 nstages;
+	struct argv	 env_names;
+	struct argv	 env_values;
+	char		*cwd;
+	char		*stdin_text;
+	int		 has_stdin;
+	double		 timeout;	/* seconds, 0: the -t default */
+};
+void	 resolve_init(struct job *);
+int	 resolve_job(const struct slot *, const struct config *, struct job *,
+	    char *, size_t);
+void	 resolve_free(struct job *);
+void	 resolve_print(struct buf *, const struct job *);
+
+/* command.c */
+/* A running command-mode task: its processes and their output pipes. */
+struct command {
+	struct slot	*slot;
+	pipeline	*pl;
+	size_t		 nproc;
+	pid_t		*pids;
+	int		*pidfds;	/* -1 once that process exited */
+	size_t		 nexited;
+	pid_t		 pgid;
+	int		 out_fd;
+	int		 err_fd;
+	double		 timeout;
+	double		 kill_after;
+	double		 deadline;	/* next timer, 0: none */
+	int		 next_sig;
+	int		 signalled;	/* SIGTERM sent */
+	int		 timed_out;
+	char		 why[128];	/* why ppool stopped it, or "" */
+};
+struct command *command_start(struct slot *, const struct config *, double);
+int	 command_read(struct command *, const struct config *, int);
+void	 command_kill(struct command *, double, const char *);
+double	 command_timer(struct command *, double);
+int	 command_exited(struct command *, const struct config *, size_t,
+	    double);
+void	 command_free(struct command *);
+
 /* spawn.c */
-pipeline *spawn_start(pipecmd *, int, int, pid_t *, int *);
+int	 spawn_start(pipeline *, int, int, int, pid_t *, int *);
 int	 spawn_signal(int, pid_t, int);
 int	 spawn_wait(pipeline *);
 void	 spawn_describe(int, char *, size_t);
 void	 spawn_init(void);
+
+/* template.c */
+int	 template_has_repl(char **);
+void	 template_expand(char **, char **, size_t, struct argv *);
 
 /* worker.c */
 enum worker_state {

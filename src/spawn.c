@@ -30,19 +30,26 @@ spawn_init(void)
 	}
 }
 
+/* What the child of one pipeline stage needs to know before exec. */
+struct spawn_hook {
+	pipeline	*p;
+	int		 stage;
+	int		 errfd;		/* becomes stderr, or -1 */
+};
+
 /*
  * In the child, just before exec: only fds 0, 1 and 2 stay open, signals
- * are as a fresh program expects them, the child leads its own process
- * group (so ppool can end its descendants too, and a Ctrl-C meant for
- * ppool reaches only ppool), and it dies with ppool even when ppool is
- * killed by SIGKILL.
+ * are as a fresh program expects them, all stages of a pipeline share one
+ * process group led by the first (so ppool can end a task's descendants
+ * too, and a Ctrl-C meant for ppool reaches only ppool), and the child dies
+ * with ppool even when ppool is killed by SIGKILL.
  */
 static void
-spawn_child_setup(void *unused)
+spawn_child_setup(void *data)
 {
-	sigset_t	 none;
+	struct spawn_hook	*h = data;
+	sigset_t		 none;
 
-	(void)unused;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
@@ -51,7 +58,9 @@ spawn_child_setup(void *unused)
 	signal(SIGHUP, SIG_DFL);
 	if (spawn_quiet_set)
 		unsetenv("PIPELINE_QUIET");
-	setpgid(0, 0);
+	setpgid(0, h->stage == 0 ? 0 : pipeline_get_pid(h->p, 0));
+	if (h->errfd != -1 && dup2(h->errfd, STDERR_FILENO) == -1)
+		_exit(127);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
 	    getppid() != spawn_parent)
 		_exit(127);
@@ -59,44 +68,57 @@ spawn_child_setup(void *unused)
 }
 
 /*
- * Start cmd with infd as its stdin and outfd as its stdout (both are
- * closed here, in the parent).  Return the running pipeline and set *pid and
- * *pidfd; or return NULL with errno when no pidfd could be made, in which
- * case the child is killed and reaped.
+ * Start the commands of p with infd as the first one's stdin, outfd as the
+ * last one's stdout (both are closed here, in the parent) and errfd, unless
+ * -1, as every stage's stderr.  Fill pids and pidfds, one per stage.
+ * Return 0, or -1 with errno when a pidfd could not be made, in which case
+ * the children are killed and reaped.
  */
-pipeline *
-spawn_start(pipecmd *cmd, int infd, int outfd, pid_t *pid, int *pidfd)
+int
+spawn_start(pipeline *p, int infd, int outfd, int errfd, pid_t *pids,
+    int *pidfds)
 {
-	pipeline	*p;
-	sigset_t	 chld, old;
-	int		 saved;
+	struct spawn_hook	*h;
+	sigset_t		 chld, old;
+	int			 i, n = pipeline_get_ncommands(p), saved = 0;
 
-	p = pipeline_new();
-	pipecmd_pre_exec(cmd, spawn_child_setup, NULL, NULL);
-	pipeline_command(p, cmd);
+	for (i = 0; i < n; i++) {
+		h = xmalloc(sizeof *h);
+		h->p = p;
+		h->stage = i;
+		h->errfd = errfd;
+		pipecmd_pre_exec(pipeline_get_command(p, i), spawn_child_setup,
+		    free, h);
+	}
 	pipeline_want_in(p, infd);
 	pipeline_want_out(p, outfd);
 
 	/*
 	 * libpipeline's SIGCHLD handler reaps any child that exits; with
-	 * SIGCHLD blocked the child stays a zombie until its pidfd exists.
+	 * SIGCHLD blocked the children stay zombies until their pidfds exist.
 	 */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &old);
 	pipeline_start(p);
-	*pid = pipeline_get_pid(p, 0);
-	*pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (*pidfd == -1) {
-		kill(*pid, SIGKILL);
-		spawn_wait(p);
-		pipeline_free(p);
-		errno = saved;
-		return NULL;
+	for (i = 0; i < n; i++) {
+		pids[i] = pipeline_get_pid(p, i);
+		pidfds[i] = (int)syscall(SYS_pidfd_open, pids[i], 0);
+		if (pidfds[i] == -1 && saved == 0)
+			saved = errno;
 	}
-	return p;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (saved == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		kill(pids[i], SIGKILL);
+		if (pidfds[i] != -1)
+			close(pidfds[i]);
+		pidfds[i] = -1;
+	}
+	spawn_wait(p);
+	errno = saved;
+	return -1;
 }
 
 /*

@@ -15,6 +15,11 @@ task_clear(struct slot *s)
 	buf_reset(&s->task);
 	buf_reset(&s->reply);
 	buf_reset(&s->error);
+	buf_reset(&s->errout);
+	s->exit_code = -1;
+	s->term_sig = 0;
+	s->out_trunc = s->err_trunc = 0;
+	s->dry = 0;
 	s->id_off = s->id_len = 0;
 	s->res_off = s->res_len = 0;
 	s->res_kind = RESULT_STRING;

@@ -39,7 +39,6 @@ struct worker *
 worker_start(const struct config *cfg)
 {
 	struct worker	*w;
-	pipecmd		*cmd;
 	int		 to[2], from[2], saved;
 
 	if (pipe2(to, O_CLOEXEC) == -1)
@@ -55,10 +54,12 @@ worker_start(const struct config *cfg)
 		goto fail;
 
 	w = xcalloc(1, sizeof *w);
-	cmd = pipecmd_new_args("/bin/sh", "-c", cfg->worker_cmd, (void *)NULL);
-	w->pl = spawn_start(cmd, to[0], from[1], &w->pid, &w->pidfd);
-	if (w->pl == NULL) {
+	w->pl = pipeline_new();
+	pipeline_command(w->pl, pipecmd_new_args("/bin/sh", "-c",
+	    cfg->worker_cmd, (void *)NULL));
+	if (spawn_start(w->pl, to[0], from[1], -1, &w->pid, &w->pidfd) == -1) {
 		saved = errno;
+		pipeline_free(w->pl);
 		free(w);
 		close(to[1]);
 		close(from[0]);

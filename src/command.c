@@ -1,0 +1,461 @@
+/* command.c: one process or pipeline per task: start, capture, time out, finish. */
+
+#include "config.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ppool.h"
+
+/* Bytes asked of one read() of a command's output. */
+#define COMMAND_CHUNK	(64 * 1024)
+
+/* Make fd non-blocking. */
+static int
+command_nonblock(int fd)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+/* The value of PATH the task's command is looked up in. */
+static const char *
+command_path(const struct job *job)
+{
+	const char	*path;
+	size_t		 i;
+
+	for (i = 0; i < job->env_names.n; i++) {
+		if (strcmp(job->env_names.v[i], "PATH") == 0)
+			return job->env_values.v[i];
+	}
+	if ((path = getenv("PATH")) == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	return path;
+}
+
+/*
+ * Check that a program can be executed, as execvp would find it.  Return
+ * 0, or 127 (not found) or 126 (found, not executable).
+ */
+static int
+command_find(const char *name, const char *path, const char *cwd)
+{
+	char		 file[4096];
+	const char	*dir, *end;
+	struct stat	 sb;
+	int		 found = 0;
+	size_t		 n;
+
+	if (strchr(name, '/') != NULL) {
+		if (name[0] != '/' && cwd != NULL)
+			snprintf(file, sizeof file, "%s/%s", cwd, name);
+		else
+			snprintf(file, sizeof file, "%s", name);
+		if (stat(file, &sb) == -1)
+			return 127;
+		return S_ISREG(sb.st_mode) && access(file, X_OK) == 0 ? 0 : 126;
+	}
+	for (dir = path; ; dir = end + 1) {
+		end = strchr(dir, ':');
+		n = end != NULL ? (size_t)(end - dir) : strlen(dir);
+		snprintf(file, sizeof file, "%.*s/%s", (int)n,
+		    n == 0 ? "." : dir, name);
+		if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			if (access(file, X_OK) == 0)
+				return 0;
+			found = 1;
+		}
+		if (end == NULL)
+			break;
+	}
+	return found ? 126 : 127;
+}
+
+/* The stdin a command reads: the task's "stdin" text, or /dev/null. */
+static int
+command_stdin(const struct job *job)
+{
+	size_t	 len, off = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if (!job->has_stdin)
+		return open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if ((fd = memfd_create("ppool-stdin", MFD_CLOEXEC)) == -1)
+		return -1;
+	len = strlen(job->stdin_text);
+	while (off < len) {
+		n = write(fd, job->stdin_text + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			close(fd);
+			return -1;
+		}
+		off += n;
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Make the libpipeline pipeline for a job. */
+static pipeline *
+command_pipeline(const struct job *job)
+{
+	pipeline	*p = pipeline_new();
+	pipecmd		*cmd;
+	size_t		 i, k;
+
+	for (i = 0; i < job->nstages; i++) {
+		cmd = pipecmd_new(job->stages[i].v[0]);
+		for (k = 1; k < job->stages[i].n; k++)
+			pipecmd_arg(cmd, job->stages[i].v[k]);
+		for (k = 0; k < job->env_names.n; k++)
+			pipecmd_setenv(cmd, job->env_names.v[k],
+			    job->env_values.v[k]);
+		if (job->cwd != NULL)
+			pipecmd_chdir(cmd, job->cwd);
+		pipeline_command(p, cmd);
+	}
+	return p;
+}
+
+/*
+ * Fail a task before anything ran, with exit status code (or -1 for
+ * none), leaving the slot done.
+ */
+static void __attribute__((format(printf, 3, 4)))
+command_refuse(struct slot *s, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	task_fail(s, "%s", msg);
+	s->exit_code = code;
+	s->has_result = code != -1;
+	loop_task_done(s);
+}
+
+/* Check what can be checked before starting: programs and cwd. */
+static int
+command_check(struct slot *s, const struct job *job)
+{
+	struct stat	 sb;
+	size_t		 i;
+	int		 code;
+
+	if (job->cwd != NULL && stat(job->cwd, &sb) == -1) {
+		command_refuse(s, -1, "cwd '%s': %s", job->cwd,
+		    strerror(errno));
+		return -1;
+	}
+	if (job->cwd != NULL && !S_ISDIR(sb.st_mode)) {
+		command_refuse(s, -1, "cwd '%s': not a directory", job->cwd);
+		return -1;
+	}
+	if (job->kind == JOB_SHELL)
+		return 0;
+	for (i = 0; i < job->nstages; i++) {
+		code = command_find(job->stages[i].v[0], command_path(job),
+		    job->cwd);
+		if (code == 127) {
+			command_refuse(s, 127, "%s: command not found",
+			    job->stages[i].v[0]);
+			return -1;
+		}
+		if (code == 126) {
+			command_refuse(s, 126, "%s: permission denied",
+			    job->stages[i].v[0]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Start the task's command.  Return the running command, or NULL when the
+ * task is already done: it could not run (its slot has the error), or
+ * --dry-run only described it.
+ */
+struct command *
+command_start(struct slot *s, const struct config *cfg, double now)
+{
+	struct command	*c;
+	struct job	 job;
+	char		 err[512];
+	int		 out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in = -1;
+	int		 n, saved;
+
+	s->attempts++;
+	s->start = now;
+	if (resolve_job(s, cfg, &job, err, sizeof err) == -1) {
+		s->attempts--;
+		command_refuse(s, -1, "%s", err);
+		return NULL;
+	}
+	if (cfg->dry_run) {
+		buf_reset(&s->reply);
+		resolve_print(&s->reply, &job);
+		s->dry = 1;
+		s->ok = 1;
+		resolve_free(&job);
+		loop_task_done(s);
+		return NULL;
+	}
+	if (command_check(s, &job) == -1) {
+		resolve_free(&job);
+		return NULL;
+	}
+
+	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
+	    command_nonblock(out[0]) == -1 ||
+	    command_nonblock(errp[0]) == -1 ||
+	    (in = command_stdin(&job)) == -1)
+		goto fail;
+
+	c = xcalloc(1, sizeof *c);
+	c->slot = s;
+	c->pl = command_pipeline(&job);
+	n = pipeline_get_ncommands(c->pl);
+	c->nproc = n;
+	c->pids = xcalloc(n, sizeof *c->pids);
+	c->pidfds = xcalloc(n, sizeof *c->pidfds);
+	if (spawn_start(c->pl, in, out[1], errp[1], c->pids, c->pidfds) ==
+	    -1) {
+		saved = errno;
+		pipeline_free(c->pl);
+		free(c->pids);
+		free(c->pidfds);
+		free(c);
+		in = out[1] = -1;
+		errno = saved;
+		goto fail;
+	}
+	close(errp[1]);
+	c->pgid = c->pids[0];
+	c->out_fd = out[0];
+	c->err_fd = errp[0];
+	c->timeout = job.timeout > 0 ? job.timeout : cfg->timeout;
+	c->kill_after = cfg->kill_after;
+	if (c->timeout > 0) {
+		c->deadline = now + c->timeout;
+		c->next_sig = SIGTERM;
+	}
+	s->state = SLOT_RUNNING;
+	resolve_free(&job);
+	return c;
+
+fail:
+	saved = errno;
+	for (n = 0; n < 2; n++) {
+		if (out[n] != -1)
+			close(out[n]);
+		if (errp[n] != -1)
+			close(errp[n]);
+	}
+	if (in != -1)
+		close(in);
+	resolve_free(&job);
+	command_refuse(s, -1, "cannot start the command: %s",
+	    strerror(saved));
+	return NULL;
+}
+
+/*
+ * Read what fd has into b, up to the --max-output cap, past which bytes are
+ * read and dropped (or the command would block).  Return 2 after reading,
+ * 1 when nothing was ready, 0 at end of file.
+ */
+static int
+command_capture(int fd, struct buf *b, int *truncated, size_t cap)
+{
+	char	 sink[COMMAND_CHUNK];
+	ssize_t	 n;
+	size_t	 room = cap > b->len ? cap - b->len : 0;
+
+	if (room == 0) {
+		do
+			n = read(fd, sink, sizeof sink);
+		while (n == -1 && errno == EINTR);
+		if (n > 0)
+			*truncated = 1;
+	} else
+		n = buf_read(b, fd, room < COMMAND_CHUNK ? room : COMMAND_CHUNK);
+	if (n == -1 && errno == EAGAIN)
+		return 1;
+	return n > 0 ? 2 : 0;
+}
+
+/*
+ * Read the command's stdout (which = 1) or stderr (which = 2), closing it at
+ * end of file.  Return as command_capture does.
+ */
+int
+command_read(struct command *c, const struct config *cfg, int which)
+{
+	int	*fd = which == 1 ? &c->out_fd : &c->err_fd;
+	int	 rc;
+
+	if (*fd == -1)
+		return 0;
+	if (which == 1)
+		rc = command_capture(*fd, &c->slot->reply,
+		    &c->slot->out_trunc, cfg->max_output);
+	else
+		rc = command_capture(*fd, &c->slot->errout,
+		    &c->slot->err_trunc, cfg->max_output);
+	if (rc == 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
+/* Signal the command's process group. */
+static void
+command_signal(struct command *c, int sig)
+{
+	spawn_signal(c->pidfds[0], c->pgid, sig);
+}
+
+/*
+ * Stop the command for a reason: SIGTERM to its process group now, SIGKILL
+ * after --kill-after seconds.
+ */
+void
+command_kill(struct command *c, double now, const char *why)
+{
+	if (c->why[0] == '\0')
+		snprintf(c->why, sizeof c->why, "%s", why);
+	if (c->next_sig == 0 && c->signalled)
+		return;
+	command_signal(c, SIGTERM);
+	c->signalled = 1;
+	c->next_sig = SIGKILL;
+	c->deadline = now + c->kill_after;
+}
+
+/* Run the command's timer; return when it wants to run next, or 0. */
+double
+command_timer(struct command *c, double now)
+{
+	if (c->deadline == 0 || c->next_sig == 0)
+		return 0;
+	if (now < c->deadline)
+		return c->deadline;
+	if (!c->signalled) {
+		c->timed_out = 1;
+		command_signal(c, SIGTERM);
+		c->signalled = 1;
+		c->next_sig = SIGKILL;
+		c->deadline = now + c->kill_after;
+		return c->deadline;
+	}
+	command_signal(c, SIGKILL);
+	c->next_sig = 0;
+	c->deadline = 0;
+	return 0;
+}
+
+/* Describe a number of seconds without trailing zeros. */
+static void
+command_seconds(char *out, size_t size, double secs)
+{
+	snprintf(out, size, "%g", secs);
+}
+
+/*
+ * Process i of the command exited.  When all have: end what they left
+ * behind in their process group, read the rest of the output, and finish
+ * the task's record.  Return 1 when the command is finished.
+ */
+int
+command_exited(struct command *c, const struct config *cfg, size_t i,
+    double now)
+{
+	struct slot	*s = c->slot;
+	char		 how[96], secs[32];
+	int		 status, sig;
+
+	if (c->pidfds[i] != -1) {
+		close(c->pidfds[i]);
+		c->pidfds[i] = -1;
+		c->nexited++;
+	}
+	if (c->nexited < c->nproc)
+		return 0;
+
+	/* No process outlives its task: descendants go with it. */
+	spawn_signal(-1, c->pgid, SIGKILL);
+	/* The writers are gone: read to EOF, or to EAGAIN if a stray holds on. */
+	while (command_read(c, cfg, 1) == 2)
+		;
+	while (command_read(c, cfg, 2) == 2)
+		;
+	if (c->out_fd != -1)
+		close(c->out_fd);
+	if (c->err_fd != -1)
+		close(c->err_fd);
+	c->out_fd = c->err_fd = -1;
+
+	status = spawn_wait(c->pl);
+	s->ms = (now - s->start) * 1000.0;
+	s->has_result = 1;
+	sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	s->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	s->term_sig = sig;
+	s->ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    !c->timed_out && c->why[0] == '\0';
+	if (c->timed_out) {
+		command_seconds(secs, sizeof secs, c->timeout);
+		task_fail(s, "timed out after %s s", secs);
+	} else if (c->why[0] != '\0' && !s->ok)
+		task_fail(s, "%s", c->why);
+	else if (!s->ok) {
+		spawn_describe(status, how, sizeof how);
+		task_fail(s, "%s", how);
+	}
+	s->state = SLOT_DONE;
+	loop_task_done(s);
+	return 1;
+}
+
+/* Free a finished command. */
+void
+command_free(struct command *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nproc; i++) {
+		if (c->pidfds[i] != -1)
+			close(c->pidfds[i]);
+	}
+	if (c->out_fd != -1)
+		close(c->out_fd);
+	if (c->err_fd != -1)
+		close(c->err_fd);
+	pipeline_free(c->pl);
+	free(c->pids);
+	free(c->pidfds);
+	free(c);
+}

@@ -1,0 +1,386 @@
+/* resolve.c: a task's JSON to the job it runs: argv stages, env, cwd, stdin. */
+
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "ppool.h"
+
+/* Say why a task cannot run; return -1. */
+static int __attribute__((format(printf, 3, 4)))
+resolve_error(char *err, size_t size, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Copy n bytes into a new string. */
+static char *
+resolve_strndup(const char *s, size_t n)
+{
+	char	*p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/*
+ * One JSON scalar as a command-line word: a string's text, a number's own
+ * digits (never re-printed, so big numbers stay exact), true or false.
+ */
+static char *
+resolve_word(const cJSON *item, const char *raw, size_t len, char *err,
+    size_t size)
+{
+	if (cJSON_IsString(item)) {
+		/* cJSON cuts a string at \u0000: refuse it instead. */
+		if (memmem(raw, len, "\\u0000", 6) != NULL) {
+			resolve_error(err, size, "an argument holds a NUL byte");
+			return NULL;
+		}
+		return xstrdup(item->valuestring);
+	}
+	if (cJSON_IsNumber(item))
+		return resolve_strndup(raw, len);
+	if (cJSON_IsBool(item))
+		return xstrdup(cJSON_IsTrue(item) ? "true" : "false");
+	resolve_error(err, size, "arguments must be strings, numbers or "
+	    "booleans, not %.*s", (int)(len > 40 ? 40 : len), raw);
+	return NULL;
+}
+
+/*
+ * Append the words of a JSON array to av.  arr is its cJSON tree and
+ * [raw, raw+len) its text, walked side by side for numbers' digits.
+ */
+static int
+resolve_words(const cJSON *arr, const char *raw, size_t len,
+    struct argv *av, char *err, size_t size)
+{
+	const cJSON	*item;
+	size_t		 pos = 0, off, n;
+	char		*w;
+
+	cJSON_ArrayForEach(item, arr) {
+		if (!json_array_next(raw, len, &pos, &off, &n))
+			return resolve_error(err, size, "malformed array");
+		if ((w = resolve_word(item, raw + off, n, err, size)) == NULL)
+			return -1;
+		argv_add(av, w);
+	}
+	return 0;
+}
+
+/* Find an object member's cJSON item and its raw text span. */
+static const cJSON *
+resolve_member(const cJSON *obj, const char *text, size_t len,
+    const char *name, const char **raw, size_t *rawlen)
+{
+	const cJSON	*item;
+	size_t		 off, n;
+
+	if ((item = cJSON_GetObjectItemCaseSensitive(obj, name)) == NULL)
+		return NULL;
+	if (json_member(text, len, name, &off, &n) == -1) {
+		off = 0;
+		n = 0;
+	}
+	*raw = text + off;
+	*rawlen = n;
+	return item;
+}
+
+/* Add one stage to the job. */
+static struct argv *
+resolve_stage(struct job *job)
+{
+	job->stages = xreallocarray(job->stages, job->nstages + 1,
+	    sizeof *job->stages);
+	argv_init(&job->stages[job->nstages]);
+	return &job->stages[job->nstages++];
+}
+
+/* Read the optional fields: stdin, env, cwd, timeout. */
+static int
+resolve_options(const cJSON *obj, struct job *job, char *err, size_t size)
+{
+	const cJSON	*item, *var;
+
+	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "stdin")) != NULL) {
+		if (!cJSON_IsString(item))
+			return resolve_error(err, size,
+			    "\"stdin\" must be a string");
+		job->stdin_text = xstrdup(item->valuestring);
+		job->has_stdin = 1;
+	}
+	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "cwd")) != NULL) {
+		if (!cJSON_IsString(item))
+			return resolve_error(err, size,
+			    "\"cwd\" must be a string");
+		job->cwd = xstrdup(item->valuestring);
+	}
+	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "timeout")) != NULL) {
+		if (!cJSON_IsNumber(item) || item->valuedouble <= 0)
+			return resolve_error(err, size,
+			    "\"timeout\" must be a number of seconds above 0");
+		job->timeout = item->valuedouble;
+	}
+	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "env")) != NULL) {
+		if (!cJSON_IsObject(item))
+			return resolve_error(err, size,
+			    "\"env\" must be an object of strings");
+		cJSON_ArrayForEach(var, item) {
+			if (!cJSON_IsString(var) || var->string[0] == '\0' ||
+			    strchr(var->string, '=') != NULL)
+				return resolve_error(err, size, "\"env\" must "
+				    "map variable names to strings");
+			argv_add(&job->env_names, xstrdup(var->string));
+			argv_add(&job->env_values, xstrdup(var->valuestring));
+		}
+	}
+	return 0;
+}
+
+/* A task without COMMAND: an object with "cmd" or "pipeline". */
+static int
+resolve_object(const cJSON *obj, const char *text, size_t len,
+    struct job *job, char *err, size_t size)
+{
+	const cJSON	*cmd, *pl, *stage;
+	const char	*raw = NULL;
+	size_t		 rawlen = 0, pos = 0, off, n;
+	struct argv	*av;
+
+	cmd = resolve_member(obj, text, len, "cmd", &raw, &rawlen);
+	pl = cJSON_GetObjectItemCaseSensitive(obj, "pipeline");
+	if ((cmd == NULL) == (pl == NULL))
+		return resolve_error(err, size, "a task needs one of \"cmd\" "
+		    "or \"pipeline\" when no COMMAND is given");
+	if (cmd != NULL && cJSON_IsString(cmd)) {
+		job->kind = JOB_SHELL;
+		av = resolve_stage(job);
+		argv_add(av, xstrdup("/bin/sh"));
+		argv_add(av, xstrdup("-c"));
+		argv_add(av, xstrdup(cmd->valuestring));
+		return 0;
+	}
+	if (cmd != NULL) {
+		if (!cJSON_IsArray(cmd) || cJSON_GetArraySize(cmd) == 0)
+			return resolve_error(err, size, "\"cmd\" must be a "
+			    "string or a non-empty array");
+		job->kind = JOB_ARGV;
+		return resolve_words(cmd, raw, rawlen, resolve_stage(job), err,
+		    size);
+	}
+	pl = resolve_member(obj, text, len, "pipeline", &raw, &rawlen);
+	if (!cJSON_IsArray(pl) || cJSON_GetArraySize(pl) == 0)
+		return resolve_error(err, size, "\"pipeline\" must be a "
+		    "non-empty array of commands");
+	job->kind = JOB_PIPELINE;
+	cJSON_ArrayForEach(stage, pl) {
+		if (!json_array_next(raw, rawlen, &pos, &off, &n))
+			return resolve_error(err, size, "malformed pipeline");
+		if (!cJSON_IsArray(stage) || cJSON_GetArraySize(stage) == 0)
+			return resolve_error(err, size, "each stage of "
+			    "\"pipeline\" must be a non-empty array");
+		if (resolve_words(stage, raw + off, n, resolve_stage(job), err,
+		    size) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* A task with COMMAND: its arguments, from a scalar, an array or "args". */
+static int
+resolve_args(const cJSON *root, const char *text, size_t len,
+    struct argv *args, char *err, size_t size)
+{
+	const cJSON	*item;
+	const char	*raw = NULL;
+	size_t		 rawlen = 0, off, n;
+	char		*w;
+
+	if (cJSON_IsArray(root)) {
+		json_trim(text, len, &off, &n);
+		return resolve_words(root, text + off, n, args, err, size);
+	}
+	if (cJSON_IsObject(root)) {
+		item = resolve_member(root, text, len, "args", &raw, &rawlen);
+		if (item == NULL)
+			return 0;
+		if (!cJSON_IsArray(item))
+			return resolve_error(err, size, "\"args\" must be an "
+			    "array");
+		return resolve_words(item, raw, rawlen, args, err, size);
+	}
+	json_trim(text, len, &off, &n);
+	if ((w = resolve_word(root, text + off, n, err, size)) == NULL)
+		return -1;
+	argv_add(args, w);
+	return 0;
+}
+
+/* Make an empty job. */
+void
+resolve_init(struct job *job)
+{
+	memset(job, 0, sizeof *job);
+	argv_init(&job->env_names);
+	argv_init(&job->env_values);
+}
+
+/* Free a job's memory. */
+void
+resolve_free(struct job *job)
+{
+	size_t	 i;
+
+	for (i = 0; i < job->nstages; i++)
+		argv_free(&job->stages[i]);
+	free(job->stages);
+	argv_free(&job->env_names);
+	argv_free(&job->env_values);
+	free(job->cwd);
+	free(job->stdin_text);
+	memset(job, 0, sizeof *job);
+}
+
+/*
+ * Work out what the task runs, given the COMMAND words (or NULL).  Return
+ * 0, or -1 with a message in err when the task cannot run.
+ */
+int
+resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
+    char *err, size_t size)
+{
+	const char	*text = s->task.data;
+	size_t		 len = buf_used(&s->task);
+	cJSON		*root = NULL;
+	struct argv	 args;
+	int		 rc = -1;
+
+	resolve_init(job);
+	argv_init(&args);
+	if (cfg->input_format != INPUT_JSON) {
+		/* A plain-text task is one argument, or a shell command. */
+		if (cfg->command == NULL) {
+			job->kind = JOB_SHELL;
+			argv_add(resolve_stage(job), xstrdup("/bin/sh"));
+			argv_add(&job->stages[0], xstrdup("-c"));
+			argv_add(&job->stages[0], resolve_strndup(text, len));
+		} else {
+			argv_add(&args, resolve_strndup(text, len));
+			job->kind = JOB_ARGV;
+			template_expand(cfg->command, args.v, args.n,
+			    resolve_stage(job));
+		}
+		rc = 0;
+		goto out;
+	}
+	root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
+	if (root == NULL) {
+		resolve_error(err, size, "invalid JSON");
+		goto out;
+	}
+	if (cJSON_IsNull(root)) {
+		resolve_error(err, size, "a task cannot be null");
+		goto out;
+	}
+	if (cfg->command == NULL) {
+		if (!cJSON_IsObject(root)) {
+			resolve_error(err, size, "a task needs one of \"cmd\" "
+			    "or \"pipeline\" when no COMMAND is given");
+			goto out;
+		}
+		if (resolve_object(root, text, len, job, err, size) == -1)
+			goto out;
+	} else {
+		if (resolve_args(root, text, len, &args, err, size) == -1)
+			goto out;
+		job->kind = JOB_ARGV;
+		template_expand(cfg->command, args.v, args.n,
+		    resolve_stage(job));
+	}
+	if (cJSON_IsObject(root) &&
+	    resolve_options(root, job, err, size) == -1)
+		goto out;
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	argv_free(&args);
+	if (rc == -1)
+		resolve_free(job);
+	return rc;
+}
+
+/* Append one argv as a JSON array of strings. */
+static void
+resolve_print_argv(struct buf *b, const struct argv *av)
+{
+	size_t	 i;
+
+	buf_addc(b, '[');
+	for (i = 0; i < av->n; i++) {
+		if (i > 0)
+			buf_addc(b, ',');
+		json_add_text(b, av->v[i], strlen(av->v[i]));
+	}
+	buf_addc(b, ']');
+}
+
+/* Append the job as JSON fields (for --dry-run): cmd or pipeline, and options. */
+void
+resolve_print(struct buf *b, const struct job *job)
+{
+	size_t	 i;
+
+	if (job->kind == JOB_SHELL) {
+		buf_addstr(b, ",\"shell\":");
+		json_add_text(b, job->stages[0].v[2],
+		    strlen(job->stages[0].v[2]));
+	} else if (job->kind == JOB_ARGV) {
+		buf_addstr(b, ",\"cmd\":");
+		resolve_print_argv(b, &job->stages[0]);
+	} else {
+		buf_addstr(b, ",\"pipeline\":[");
+		for (i = 0; i < job->nstages; i++) {
+			if (i > 0)
+				buf_addc(b, ',');
+			resolve_print_argv(b, &job->stages[i]);
+		}
+		buf_addc(b, ']');
+	}
+	if (job->env_names.n > 0) {
+		buf_addstr(b, ",\"env\":{");
+		for (i = 0; i < job->env_names.n; i++) {
+			if (i > 0)
+				buf_addc(b, ',');
+			json_add_text(b, job->env_names.v[i],
+			    strlen(job->env_names.v[i]));
+			buf_addc(b, ':');
+			json_add_text(b, job->env_values.v[i],
+			    strlen(job->env_values.v[i]));
+		}
+		buf_addc(b, '}');
+	}
+	if (job->cwd != NULL) {
+		buf_addstr(b, ",\"cwd\":");
+		json_add_text(b, job->cwd, strlen(job->cwd));
+	}
+	if (job->has_stdin) {
+		buf_addstr(b, ",\"stdin\":");
+		json_add_text(b, job->stdin_text, strlen(job->stdin_text));
+	}
+	if (job->timeout > 0)
+		buf_printf(b, ",\"timeout\":%g", job->timeout);
+}
