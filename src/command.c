@@ -20,17 +20,6 @@
 /* Bytes asked of one read() of a command's output. */
 #define COMMAND_CHUNK	(64 * 1024)
 
-/* Make fd non-blocking. */
-static int
-command_nonblock(int fd)
-{
-	int	 flags;
-
-	if ((flags = fcntl(fd, F_GETFL)) == -1)
-		return -1;
-	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
 /* The value of PATH the task's command is looked up in. */
 static const char *
 command_path(const struct job *job)
@@ -227,9 +216,7 @@ command_start(struct slot *s, const struct config *cfg, double now)
 		return NULL;
 	}
 
-	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
-	    command_nonblock(out[0]) == -1 ||
-	    command_nonblock(errp[0]) == -1 ||
+	if (spawn_pipe(out, 0) == -1 || spawn_pipe(errp, 0) == -1 ||
 	    (in = command_stdin(&job)) == -1)
 		goto fail;
 

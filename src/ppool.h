@@ -247,6 +247,7 @@ int	 command_exited(struct command *, const struct config *, size_t,
 void	 command_free(struct command *);
 
 /* spawn.c */
+int	 spawn_pipe(int [2], int);
 int	 spawn_start(pipeline *, int, int, int, pid_t *, int *);
 int	 spawn_signal(int, pid_t, int);
 int	 spawn_wait(pipeline *);

@@ -8,6 +8,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,29 @@ spawn_init(void)
 		setenv("PIPELINE_QUIET", "1", 1);
 		spawn_quiet_set = 1;
 	}
+}
+
+/*
+ * Make a pipe for a child: both ends close on exec, and ppool's end (0:
+ * ppool reads, 1: ppool writes) is non-blocking; the child's end stays
+ * blocking, as ordinary programs expect.  Return 0, or -1 with errno.
+ */
+int
+spawn_pipe(int fds[2], int ours)
+{
+	int	 flags, saved;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -1;
+	if ((flags = fcntl(fds[ours], F_GETFL)) != -1 &&
+	    fcntl(fds[ours], F_SETFL, flags | O_NONBLOCK) != -1)
+		return 0;
+	saved = errno;
+	close(fds[0]);
+	close(fds[1]);
+	fds[0] = fds[1] = -1;
+	errno = saved;
+	return -1;
 }
 
 /* What the child of one pipeline stage needs to know before exec. */

@@ -19,17 +19,6 @@
 /* Bytes asked of one read() of replies. */
 #define WORKER_CHUNK	(64 * 1024)
 
-/* Make fd non-blocking. */
-static int
-worker_nonblock(int fd)
-{
-	int	 flags;
-
-	if ((flags = fcntl(fd, F_GETFL)) == -1)
-		return -1;
-	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
 /*
  * Start a worker running the -w command under /bin/sh -c.  Return it, or
  * NULL with errno when pipes or a pidfd could not be made.  Only ppool's
@@ -41,17 +30,15 @@ worker_start(const struct config *cfg)
 	struct worker	*w;
 	int		 to[2], from[2], saved;
 
-	if (pipe2(to, O_CLOEXEC) == -1)
+	if (spawn_pipe(to, 1) == -1)
 		return NULL;
-	if (pipe2(from, O_CLOEXEC) == -1) {
+	if (spawn_pipe(from, 0) == -1) {
 		saved = errno;
 		close(to[0]);
 		close(to[1]);
 		errno = saved;
 		return NULL;
 	}
-	if (worker_nonblock(to[1]) == -1 || worker_nonblock(from[0]) == -1)
-		goto fail;
 
 	w = xcalloc(1, sizeof *w);
 	w->pl = pipeline_new();
@@ -75,15 +62,6 @@ worker_start(const struct config *cfg)
 	w->queue = xcalloc(w->qcap, sizeof *w->queue);
 	w->next_sig = SIGTERM;
 	return w;
-
-fail:
-	saved = errno;
-	close(to[0]);
-	close(to[1]);
-	close(from[0]);
-	close(from[1]);
-	errno = saved;
-	return NULL;
 }
 
 /* Return 1 when the worker can take one more task now. */
