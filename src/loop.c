@@ -413,7 +413,7 @@ loop_timers(void)
 	size_t	 i;
 
 	for (i = 0; i < L.nworkers; i++) {
-		t = worker_timer(L.workers[i], L.now);
+		t = worker_timer(L.workers[i], L.cfg, L.now);
 		if (t > 0 && (next == 0 || t < next))
 			next = t;
 	}

@@ -53,9 +53,9 @@ static void
 usage(FILE *f)
 {
 	fputs(
-"usage: ppool [-0Lu] [-a file] [-j jobs] [-o format] [-r max-reqs]\n"
-"             [--envelope] [--inflight K] [--max-line bytes] [--window N]\n"
-"             -w worker-command\n"
+"usage: ppool [-0Lu] [-a file] [-j jobs] [-o format] [-r max-reqs] [-t secs]\n"
+"             [--envelope] [--inflight K] [--kill-after secs] [--max-line bytes]\n"
+"             [--window N] -w worker-command\n"
 "       ppool [-0Lu] [-a file] [-j jobs] [-o format] [-t secs] [--dry-run]\n"
 "             [--kill-after secs] [--max-line bytes] [--max-output bytes]\n"
 "             [--window N] [--] [command [arg ...]]\n"
@@ -73,7 +73,7 @@ usage(FILE *f)
 "                         -P N is the same\n"
 "  -o, --output=FORMAT    json (one record per task, default) or raw\n"
 "  -r, --max-reqs=N       retire a worker after N tasks (default 0: never)\n"
-"  -t, --timeout=SECS     command mode: stop a task after SECS seconds\n"
+"  -t, --timeout=SECS     fail a task after SECS seconds, ending its process\n"
 "  -u, --unordered        print records in completion order\n"
 "  -V, --version          print the version and exit\n"
 "  -w, --worker=CMD       persistent workers running CMD under /bin/sh -c\n"
@@ -284,9 +284,6 @@ main(int argc, char **argv)
 		if (cfg.dry_run)
 			usage_error("--dry-run is for command mode; it cannot "
 			    "be used with -w");
-		if (cfg.timeout > 0)
-			usage_error("-t is for command mode; worker timeouts "
-			    "are not built yet");
 	} else if (cfg.envelope || cfg.max_reqs != 0 || cfg.inflight != 1)
 		usage_error("--envelope, -r and --inflight are for worker "
 		    "mode: give -w CMD");

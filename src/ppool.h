@@ -287,6 +287,8 @@ struct worker {
 	int		 broken;	/* protocol error: its output is ignored */
 	int		 signalled;	/* ppool sent it a signal */
 	int		 exited;	/* its process is gone */
+	struct slot	*timed_out;	/* the task that ran past -t */
+	double		 kill_after;
 };
 struct worker *worker_start(const struct config *);
 int	 worker_accepts(const struct worker *, const struct config *);
@@ -296,7 +298,7 @@ int	 worker_read(struct worker *, const struct config *, double);
 void	 worker_close(struct worker *, double);
 void	 worker_kill(struct worker *, double, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
-double	 worker_timer(struct worker *, double);
+double	 worker_timer(struct worker *, const struct config *, double);
 int	 worker_reap(struct worker *, const struct config *, double, int *);
 void	 worker_free(struct worker *);
 

@@ -61,6 +61,7 @@ worker_start(const struct config *cfg)
 	w->qcap = cfg->inflight;
 	w->queue = xcalloc(w->qcap, sizeof *w->queue);
 	w->next_sig = SIGTERM;
+	w->kill_after = cfg->kill_after;
 	return w;
 }
 
@@ -262,17 +263,32 @@ worker_kill(struct worker *w, double now, const char *fmt, ...)
 	spawn_signal(w->pidfd, w->pid, SIGTERM);
 	w->signalled = 1;
 	w->next_sig = SIGKILL;
-	w->deadline = now + KILL_AFTER;
+	w->deadline = now + w->kill_after;
 }
 
 /*
- * Run the worker's timer: a closing worker that holds no task gets
- * WORKER_GRACE seconds to exit, then SIGTERM, then SIGKILL.  Return the
- * time the timer wants to run next, or 0.
+ * Run the worker's timers: the -t timeout of the oldest task it holds, and
+ * for a closing worker, WORKER_GRACE seconds to exit once it holds no task,
+ * then SIGTERM, then SIGKILL.  Return the time the timers want to run
+ * next, or 0.
  */
 double
-worker_timer(struct worker *w, double now)
+worker_timer(struct worker *w, const struct config *cfg, double now)
 {
+	struct slot	*head;
+	double		 due;
+	char		 secs[32];
+
+	if (cfg->timeout > 0 && w->qlen > 0 && w->timed_out == NULL) {
+		head = w->queue[w->qhead];
+		due = head->start + cfg->timeout;
+		if (now < due)
+			return due;
+		w->timed_out = head;
+		snprintf(secs, sizeof secs, "%g", cfg->timeout);
+		worker_kill(w, now, "task %llu timed out after %s s",
+		    (unsigned long long)head->seq, secs);
+	}
 	if (w->state != WORKER_CLOSING || w->next_sig == 0)
 		return 0;
 	if (w->deadline == 0) {
@@ -286,7 +302,7 @@ worker_timer(struct worker *w, double now)
 	w->signalled = 1;
 	if (w->next_sig == SIGTERM) {
 		w->next_sig = SIGKILL;
-		w->deadline = now + KILL_AFTER;
+		w->deadline = now + cfg->kill_after;
 		return w->deadline;
 	}
 	w->next_sig = 0;
@@ -321,7 +337,10 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	while (w->qlen > 0) {
 		s = worker_pop(w);
 		s->ms = (now - s->start) * 1000.0;
-		if (w->signalled && (sig == SIGTERM || sig == SIGKILL))
+		if (s == w->timed_out) {
+			snprintf(how, sizeof how, "%g", cfg->timeout);
+			task_fail(s, "timed out after %s s", how);
+		} else if (w->signalled && (sig == SIGTERM || sig == SIGKILL))
 			task_fail(s, "worker killed: %s", w->why);
 		else
 			task_fail(s, "worker %s", how);
