@@ -37,13 +37,13 @@ command_path(const struct job *job)
 }
 
 /*
- * Check that a program can be executed, as execvp would find it.  Return
- * 0, or 127 (not found) or 126 (found, not executable).
+ * Look a program up as execvp would, into file.  Return 0, or 127 (not
+ * found) or 126 (found, not executable).
  */
 static int
-command_find(const char *name, const char *path, const char *cwd)
+command_lookup(const char *name, const char *path, const char *cwd,
+    char *file, size_t size)
 {
-	char		 file[4096];
 	const char	*dir, *end;
 	struct stat	 sb;
 	int		 found = 0;
@@ -51,9 +51,9 @@ command_find(const char *name, const char *path, const char *cwd)
 
 	if (strchr(name, '/') != NULL) {
 		if (name[0] != '/' && cwd != NULL)
-			snprintf(file, sizeof file, "%s/%s", cwd, name);
+			snprintf(file, size, "%s/%s", cwd, name);
 		else
-			snprintf(file, sizeof file, "%s", name);
+			snprintf(file, size, "%s", name);
 		if (stat(file, &sb) == -1)
 			return 127;
 		return S_ISREG(sb.st_mode) && access(file, X_OK) == 0 ? 0 : 126;
@@ -61,8 +61,8 @@ command_find(const char *name, const char *path, const char *cwd)
 	for (dir = path; ; dir = end + 1) {
 		end = strchr(dir, ':');
 		n = end != NULL ? (size_t)(end - dir) : strlen(dir);
-		snprintf(file, sizeof file, "%.*s/%s", (int)n,
-		    n == 0 ? "." : dir, name);
+		snprintf(file, size, "%.*s/%s", (int)n, n == 0 ? "." : dir,
+		    name);
 		if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode)) {
 			if (access(file, X_OK) == 0)
 				return 0;
@@ -72,6 +72,48 @@ command_find(const char *name, const char *path, const char *cwd)
 			break;
 	}
 	return found ? 126 : 127;
+}
+
+/*
+ * Find the program to execute, remembering the last answers for a bare name
+ * and PATH: most runs start the same program thousands of times, and the
+ * child then execs the file directly instead of trying every directory.
+ */
+static int
+command_find(const char *name, const char *path, const char *cwd,
+    char *file, size_t size)
+{
+	static struct {
+		char	*name;
+		char	*path;
+		char	*file;
+		int	 code;
+	}		 cache[8];
+	static unsigned	 next;
+	unsigned	 i;
+	int		 code;
+
+	if (strchr(name, '/') != NULL)
+		return command_lookup(name, path, cwd, file, size);
+	for (i = 0; i < 8; i++) {
+		if (cache[i].name != NULL && cache[i].code == 0 &&
+		    strcmp(cache[i].name, name) == 0 &&
+		    strcmp(cache[i].path, path) == 0) {
+			snprintf(file, size, "%s", cache[i].file);
+			return 0;
+		}
+	}
+	if ((code = command_lookup(name, path, cwd, file, size)) != 0)
+		return code;
+	i = next++ % 8;
+	free(cache[i].name);
+	free(cache[i].path);
+	free(cache[i].file);
+	cache[i].name = xstrdup(name);
+	cache[i].path = xstrdup(path);
+	cache[i].file = xstrdup(file);
+	cache[i].code = 0;
+	return 0;
 }
 
 /* The stdin a command reads: the task's "stdin" text, or /dev/null. */
@@ -145,11 +187,16 @@ command_refuse(struct slot *s, int code, const char *fmt, ...)
 	loop_task_done(s);
 }
 
-/* Check what can be checked before starting: programs and cwd. */
+/*
+ * Check what can be checked before starting: the cwd, and the programs,
+ * whose argv[0] becomes the file found (libpipeline still shows the
+ * program its base name).
+ */
 static int
-command_check(struct slot *s, const struct job *job)
+command_check(struct slot *s, struct job *job)
 {
 	struct stat	 sb;
+	char		 file[4096];
 	size_t		 i;
 	int		 code;
 
@@ -166,7 +213,7 @@ command_check(struct slot *s, const struct job *job)
 		return 0;
 	for (i = 0; i < job->nstages; i++) {
 		code = command_find(job->stages[i].v[0], command_path(job),
-		    job->cwd);
+		    job->cwd, file, sizeof file);
 		if (code == 127) {
 			command_refuse(s, 127, "%s: command not found",
 			    job->stages[i].v[0]);
@@ -176,6 +223,10 @@ command_check(struct slot *s, const struct job *job)
 			command_refuse(s, 126, "%s: permission denied",
 			    job->stages[i].v[0]);
 			return -1;
+		}
+		if (strchr(job->stages[i].v[0], '/') == NULL) {
+			free(job->stages[i].v[0]);
+			job->stages[i].v[0] = xstrdup(file);
 		}
 	}
 	return 0;
