@@ -102,17 +102,22 @@ int
 spawn_start(pipeline *p, int infd, int outfd, int errfd, pid_t *pids,
     int *pidfds)
 {
-	struct spawn_hook	*h;
+	struct spawn_hook	*hooks;
 	sigset_t		 chld, old;
 	int			 i, n = pipeline_get_ncommands(p), saved = 0;
 
+	/*
+	 * The children read their hook's data right after fork, inside
+	 * pipeline_start; libpipeline never frees it in ppool, so it is
+	 * freed here once the children exist.
+	 */
+	hooks = xcalloc(n, sizeof *hooks);
 	for (i = 0; i < n; i++) {
-		h = xmalloc(sizeof *h);
-		h->p = p;
-		h->stage = i;
-		h->errfd = errfd;
+		hooks[i].p = p;
+		hooks[i].stage = i;
+		hooks[i].errfd = errfd;
 		pipecmd_pre_exec(pipeline_get_command(p, i), spawn_child_setup,
-		    free, h);
+		    NULL, &hooks[i]);
 	}
 	pipeline_want_in(p, infd);
 	pipeline_want_out(p, outfd);
@@ -125,7 +130,9 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd, pid_t *pids,
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &old);
 	pipeline_start(p);
+	free(hooks);
 	for (i = 0; i < n; i++) {
+		pipecmd_pre_exec(pipeline_get_command(p, i), NULL, NULL, NULL);
 		pids[i] = pipeline_get_pid(p, i);
 		pidfds[i] = (int)syscall(SYS_pidfd_open, pids[i], 0);
 		if (pidfds[i] == -1 && saved == 0)
