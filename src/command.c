@@ -182,6 +182,7 @@ command_refuse(struct slot *s, int code, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	task_fail(s, "%s", msg);
+	s->no_retry = 1;
 	s->exit_code = code;
 	s->has_result = code != -1;
 	loop_task_done(s);

@@ -65,7 +65,10 @@ static struct {
 
 	unsigned		 early_deaths;
 	int			 early_status;
+	unsigned long		 finished;	/* tasks done for good */
 	unsigned long		 failed;
+	unsigned long		 retried;
+	int			 halted;
 
 	int			 sigpipe[2];
 	int			 signo;		/* the first signal that stopped us */
@@ -144,14 +147,57 @@ loop_fd_budget(void)
 	    (unsigned long long)rl.rlim_cur, L.jobs, L.cfg->jobs);
 }
 
-/* Called by the other files when a task is done, whatever its outcome. */
+/* Stop the run when --halt says enough tasks failed. */
+static void
+loop_halt_check(void)
+{
+	const struct config	*cfg = L.cfg;
+	int			 trip;
+
+	if (cfg->halt == HALT_NEVER || L.halted)
+		return;
+	if (cfg->halt_percent)
+		trip = L.finished >= 3 &&
+		    L.failed * 100 >= cfg->halt_fail * L.finished;
+	else
+		trip = L.failed >= cfg->halt_fail;
+	if (!trip)
+		return;
+	L.halted = 1;
+	warnx("--halt: %lu of %lu finished tasks failed; %s", L.failed,
+	    L.finished, cfg->halt == HALT_NOW ? "killing the running ones" :
+	    "waiting for the running ones, starting no more");
+	loop_stop();
+	if (cfg->halt == HALT_NOW)
+		loop_kill_all("stopped by --halt now");
+}
+
+/*
+ * Called by the other files when a task is done, whatever its outcome.  A
+ * task that failed while running goes back to the front of the queue while
+ * it has --retries left.
+ */
 void
 loop_task_done(struct slot *s)
 {
+	if (!s->ok && !s->skip && !s->no_retry && s->attempts > 0 &&
+	    s->attempts <= L.cfg->retries && !L.stopping) {
+		task_retry(s);
+		L.retried++;
+		L.phead = (L.phead + L.cfg->window - 1) % L.cfg->window;
+		L.pending[L.phead] = s;
+		L.plen++;
+		return;
+	}
 	s->state = SLOT_DONE;
-	if (!s->ok && !s->skip)
-		L.failed++;
+	if (!s->skip) {
+		L.finished++;
+		if (!s->ok)
+			L.failed++;
+	}
 	order_done(s);
+	if (!s->ok && !s->skip)
+		loop_halt_check();
 }
 
 /*
@@ -224,17 +270,24 @@ loop_start_worker(void)
 static void
 loop_dispatch(void)
 {
-	struct worker	*w, *best;
+	struct worker	*w, *best, *same;
 	struct slot	*s;
 	size_t		 i;
 	unsigned	 active = loop_active();
 
 	while (L.plen > 0 && !L.stopping) {
-		best = NULL;
+		s = L.pending[L.phead];
+		best = same = NULL;
 		for (i = 0; i < L.nworkers; i++) {
 			w = L.workers[i];
-			if (worker_accepts(w, L.cfg) &&
-			    (best == NULL || w->qlen < best->qlen))
+			if (!worker_accepts(w, L.cfg))
+				continue;
+			/* A retry goes to another worker, or a fresh one. */
+			if (s->attempts > 0 && w->pid == s->worker) {
+				same = w;
+				continue;
+			}
+			if (best == NULL || w->qlen < best->qlen)
 				best = w;
 		}
 		if ((best == NULL || best->qlen > 0) && active < L.jobs) {
@@ -243,9 +296,12 @@ loop_dispatch(void)
 				active++;
 			}
 		}
-		if (best == NULL)
+		if (best == NULL) {
+			/* Only the worker that failed it is left: replace it. */
+			if (same != NULL)
+				worker_close(same, L.now);
 			return;
-		s = L.pending[L.phead];
+		}
 		L.phead = (L.phead + 1) % L.cfg->window;
 		L.plen--;
 		worker_send(best, s, L.now);

@@ -18,10 +18,12 @@
 enum {
 	OPT_DRY_RUN = 256,
 	OPT_ENVELOPE,
+	OPT_HALT,
 	OPT_INFLIGHT,
 	OPT_KILL_AFTER,
 	OPT_MAX_LINE,
 	OPT_MAX_OUTPUT,
+	OPT_RETRIES,
 	OPT_WINDOW
 };
 
@@ -29,6 +31,7 @@ enum {
 static const struct option longopts[] = {
 	{ "dry-run",	no_argument,		NULL,	OPT_DRY_RUN },
 	{ "envelope",	no_argument,		NULL,	OPT_ENVELOPE },
+	{ "halt",	required_argument,	NULL,	OPT_HALT },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "inflight",	required_argument,	NULL,	OPT_INFLIGHT },
 	{ "input",	required_argument,	NULL,	'a' },
@@ -40,6 +43,7 @@ static const struct option longopts[] = {
 	{ "max-reqs",	required_argument,	NULL,	'r' },
 	{ "null",	no_argument,		NULL,	'0' },
 	{ "output",	required_argument,	NULL,	'o' },
+	{ "retries",	required_argument,	NULL,	OPT_RETRIES },
 	{ "timeout",	required_argument,	NULL,	't' },
 	{ "unordered",	no_argument,		NULL,	'u' },
 	{ "version",	no_argument,		NULL,	'V' },
@@ -54,11 +58,12 @@ usage(FILE *f)
 {
 	fputs(
 "usage: ppool [-0Lu] [-a file] [-j jobs] [-o format] [-r max-reqs] [-t secs]\n"
-"             [--envelope] [--inflight K] [--kill-after secs] [--max-line bytes]\n"
-"             [--window N] -w worker-command\n"
+"             [--envelope] [--halt when] [--inflight K] [--kill-after secs]\n"
+"             [--max-line bytes] [--retries N] [--window N] -w worker-command\n"
 "       ppool [-0Lu] [-a file] [-j jobs] [-o format] [-t secs] [--dry-run]\n"
-"             [--kill-after secs] [--max-line bytes] [--max-output bytes]\n"
-"             [--window N] [--] [command [arg ...]]\n"
+"             [--halt when] [--kill-after secs] [--max-line bytes]\n"
+"             [--max-output bytes] [--retries N] [--window N]\n"
+"             [--] [command [arg ...]]\n"
 "       ppool -h | -V\n"
 "\n"
 "Run JSON-lines tasks from stdin through a pool of persistent workers (-w),\n"
@@ -79,11 +84,13 @@ usage(FILE *f)
 "  -w, --worker=CMD       persistent workers running CMD under /bin/sh -c\n"
 "      --dry-run          command mode: print each task's command, run nothing\n"
 "      --envelope         replies are {\"result\": V} or {\"error\": V}\n"
+"      --halt=WHEN        never (default), soon,fail=N or now,fail=N (or P%)\n"
 "      --inflight=K       up to K tasks queued in one worker (default 1)\n"
 "      --kill-after=SECS  SIGKILL this long after SIGTERM (default 2)\n"
 "      --max-line=BYTES   longest task or reply line (default 64M; K, M, G)\n"
 "      --max-output=BYTES command mode: stdout and stderr kept per task\n"
 "                         (default 64M; K, M, G)\n"
+"      --retries=N        run a failed task up to N more times (default 0)\n"
 "      --window=N         at most N tasks read but not printed (default 1024)\n"
 "\n"
 "Command mode: with COMMAND, each task gives its arguments ({} {1} {.} {/}\n"
@@ -165,6 +172,40 @@ parse_seconds(const char *name, const char *arg)
 	return v;
 }
 
+/* Parse --halt: never, or soon|now,fail=N or soon|now,fail=P%. */
+static void
+parse_halt(struct config *cfg, const char *arg)
+{
+	const char	*p;
+	char		 num[32];
+	size_t		 n;
+
+	if (strcmp(arg, "never") == 0) {
+		cfg->halt = HALT_NEVER;
+		return;
+	}
+	if (strncmp(arg, "soon,fail=", 10) == 0) {
+		cfg->halt = HALT_SOON;
+		p = arg + 10;
+	} else if (strncmp(arg, "now,fail=", 9) == 0) {
+		cfg->halt = HALT_NOW;
+		p = arg + 9;
+	} else
+		usage_error("--halt wants never, soon,fail=N, now,fail=N or "
+		    "fail=P%% in place of fail=N, not '%s'", arg);
+	n = strlen(p);
+	cfg->halt_percent = n > 0 && p[n - 1] == '%';
+	if (cfg->halt_percent)
+		n--;
+	if (n == 0 || n >= sizeof num)
+		usage_error("--halt wants a count or a percentage after "
+		    "fail=, not '%s'", arg);
+	memcpy(num, p, n);
+	num[n] = '\0';
+	cfg->halt_fail = parse_number("--halt fail=", num, 1,
+	    cfg->halt_percent ? 100 : ULONG_MAX, 0);
+}
+
 /* Online CPUs, the default for -j. */
 static unsigned
 online_cpus(void)
@@ -235,6 +276,13 @@ main(int argc, char **argv)
 			return EXIT_ALL_OK;
 		case 'w':
 			cfg.worker_cmd = optarg;
+			break;
+		case OPT_HALT:
+			parse_halt(&cfg, optarg);
+			break;
+		case OPT_RETRIES:
+			cfg.retries = parse_number("--retries", optarg, 0,
+			    1000000, 0);
 			break;
 		case OPT_DRY_RUN:
 			cfg.dry_run = 1;

@@ -46,6 +46,13 @@ enum output_format {
 	OUTPUT_RAW		/* payloads only */
 };
 
+/* When --halt stops a run. */
+enum halt_when {
+	HALT_NEVER,
+	HALT_SOON,		/* start nothing new, let running tasks finish */
+	HALT_NOW		/* and kill the running ones */
+};
+
 /* Everything the command line decides; read-only after main.c fills it. */
 struct config {
 	const char		*worker_cmd;	/* -w, or NULL */
@@ -64,6 +71,10 @@ struct config {
 	double			 timeout;	/* -t, 0 = none */
 	double			 kill_after;	/* --kill-after */
 	int			 dry_run;	/* --dry-run */
+	unsigned		 retries;	/* --retries */
+	enum halt_when		 halt;		/* --halt */
+	unsigned long		 halt_fail;	/* --halt ...,fail=N or P% */
+	int			 halt_percent;	/* halt_fail is a percentage */
 };
 
 /* buf.c */
@@ -153,6 +164,7 @@ struct slot {
 	int		 has_result;	/* the record shows the reply */
 	int		 ok;
 	int		 skip;		/* never ran: print no record */
+	int		 no_retry;	/* failed before running: retrying is useless */
 	struct buf	 error;		/* why it failed, when !ok */
 	int		 error_json;	/* error holds a JSON string token */
 	unsigned	 attempts;
@@ -167,6 +179,7 @@ void	 task_fail(struct slot *, const char *, ...)
 void	 task_reply(struct slot *, const struct config *, const char *,
 	    size_t);
 void	 task_clear(struct slot *);
+void	 task_retry(struct slot *);
 
 /* input.c */
 void	 input_open(const struct config *);

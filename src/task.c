@@ -26,11 +26,30 @@ task_clear(struct slot *s)
 	s->has_result = 0;
 	s->ok = 0;
 	s->skip = 0;
+	s->no_retry = 0;
 	s->error_json = 0;
 	s->attempts = 0;
 	s->worker = 0;
 	s->start = 0;
 	s->ms = 0;
+}
+
+/* Forget a failed run's outcome, keeping the task and its attempts. */
+void
+task_retry(struct slot *s)
+{
+	buf_reset(&s->reply);
+	buf_reset(&s->error);
+	buf_reset(&s->errout);
+	s->res_off = s->res_len = 0;
+	s->has_result = 0;
+	s->ok = 0;
+	s->error_json = 0;
+	s->exit_code = -1;
+	s->term_sig = 0;
+	s->out_trunc = s->err_trunc = 0;
+	s->ms = 0;
+	s->state = SLOT_PENDING;
 }
 
 /* Mark a task failed with a message, and done. */
