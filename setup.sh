@@ -5,7 +5,8 @@ set -eu
 cd "$(dirname "$0")"
 
 pkgs="build-essential autoconf automake pkg-config libpipeline-dev
-libcjson-dev bats bats-support bats-assert bats-file python3"
+libcjson-dev bats bats-support bats-assert bats-file python3 jq procps
+parallel"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |

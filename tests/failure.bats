@@ -1,0 +1,193 @@
+#!/usr/bin/env bats
+# failure.bats: workers that die, fail to start, or break the protocol;
+# exit statuses.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+load helpers
+
+@test "a worker exiting while holding a task: that task fails, the others complete" {
+	seq 5 >in
+	local w
+	w=$(worker 'while read x; do [ "$x" = 3 ] && exit 3; echo "$x"; done')
+	run --separate-stderr ppool -j 1 -w "$w" <in
+	assert_equal "$status" 1
+	assert_records_valid
+	assert_seqs_in_order 5
+	assert_equal "$(record 3 | jq -c '[.ok, .error]')" '[false,"worker exited with status 3"]'
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '1 2 4 5 '
+	# The dead worker held task 3; a fresh one ran tasks 4 and 5.
+	assert_equal "$(record 3 | jq .worker)" "$(record 1 | jq .worker)"
+	assert_not_equal "$(record 4 | jq .worker)" "$(record 1 | jq .worker)"
+	assert_no_process_left
+}
+
+@test "a worker killed by SIGKILL: 'worker killed by SIGKILL'" {
+	seq 4 >in
+	local w
+	w=$(worker 'while read x; do [ "$x" = 2 ] && kill -KILL $$; echo "$x"; done')
+	run --separate-stderr ppool -j 1 -w "$w" <in
+	assert_equal "$status" 1
+	assert_seqs_in_order 4
+	assert_equal "$(record 2 | jq -c '[.ok, .error]')" '[false,"worker killed by SIGKILL"]'
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '1 3 4 '
+}
+
+@test "a worker killed by SIGSEGV: 'worker killed by SIGSEGV'" {
+	seq 4 >in
+	local w
+	w=$(worker 'while read x; do [ "$x" = 4 ] && kill -SEGV $$; echo "$x"; done')
+	run --separate-stderr ppool -j 1 -w "$w" <in
+	assert_equal "$status" 1
+	assert_equal "$(record 4 | jq -c '[.ok, .error]')" '[false,"worker killed by SIGSEGV"]'
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '1 2 3 '
+}
+
+@test "--inflight 8: a worker dying with 8 tasks queued accounts for all 8" {
+	seq 20 >in
+	# The first worker reads 8 tasks and exits without a reply; the
+	# ones after it answer.
+	local w
+	w=$(worker 'if mkdir "$W/first" 2>/dev/null; then
+		n=0; while [ $n -lt 8 ] && read x; do n=$((n + 1)); done; exit 3
+	fi
+	while read x; do echo "$x"; done')
+	run --separate-stderr timeout 30 "$PPOOL" -j 1 --inflight 8 -w "$w" <in
+	assert_equal "$status" 8
+	assert_records_valid
+	assert_seqs_in_order 20
+	assert_equal "$(jqo -c 'select(.seq <= 8) | [.ok, .error]' | sort -u)" \
+		'[false,"worker exited with status 3"]'
+	assert_equal "$(jqo -c 'select(.seq > 8) | .result' | tr '\n' ' ')" \
+		"$(seq 9 20 | tr '\n' ' ')"
+}
+
+@test "--inflight 8 -j 2: a worker dying mid-stream: every task has one record" {
+	seq 200 >in
+	# The worker that gets task 50 dies at once, holding whatever was queued.
+	local w
+	w=$(worker 'while read x; do [ "$x" = 50 ] && exit 3; echo "$x"; done')
+	run --separate-stderr timeout 30 "$PPOOL" -j 2 --inflight 8 -w "$w" <in
+	assert_records_valid
+	assert_seqs_in_order 200
+	local failed
+	failed=$(jqo 'select(.ok | not) | .seq' | wc -l)
+	assert_equal "$status" "$failed"
+	((failed >= 1 && failed <= 8)) || fail "$failed tasks failed"
+	assert_equal "$(record 50 | jq -r .error)" "worker exited with status 3"
+	assert_equal "$(jqo 'select(.ok | not) | .error' | sort -u)" 'worker exited with status 3'
+	assert_equal "$(jqo 'select(.ok and .result != .seq)')" ""
+}
+
+@test "a worker command that does not exist: exit 255, a clear message, no respawn loop" {
+	seq 10 >in
+	run --separate-stderr timeout 20 "$PPOOL" -j 1 -w no-such-program-xyz <in
+	assert_equal "$status" 255
+	grep -qFx "ppool: worker 'no-such-program-xyz' exited with status 127 before its first reply, 3 times in a row (command not found?)" <<<"$stderr" ||
+		fail "stderr: $stderr"
+	local tries
+	tries=$(grep -c 'no-such-program-xyz: not found' <<<"$stderr" || true)
+	((tries >= 1 && tries <= 3)) || fail "the worker was started $tries times"
+}
+
+@test "a worker that dies at start with -j 4: exit 255, no respawn loop" {
+	seq 100 >in
+	local w
+	w=$(worker 'echo started >>"$W/starts"; exit 1')
+	run --separate-stderr timeout 20 "$PPOOL" -j 4 -w "$w" <in
+	assert_equal "$status" 255
+	[[ $stderr == *"exited with status 1 before its first reply, 3 times in a row"* ]] ||
+		fail "stderr: $stderr"
+	[[ $stderr != *"command not found"* ]] || fail "stderr: $stderr"
+	local starts
+	starts=$(wc -l <starts)
+	((starts <= 3 + 4)) || fail "the worker was started $starts times"
+	assert_no_process_left
+}
+
+@test "a worker that dies before its first reply once or twice does not stop the run" {
+	seq 10 >in
+	# The first two workers die at once; the third works.
+	local w
+	w=$(worker 'echo x >>"$W/starts"; [ "$(wc -l <"$W/starts")" -le 2 ] && exit 1
+	while read x; do echo "$x"; done')
+	run --separate-stderr timeout 20 "$PPOOL" -j 1 -w "$w" <in
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tail -8 | tr '\n' ' ')" '3 4 5 6 7 8 9 10 '
+	local failed
+	failed=$(jqo 'select(.ok | not) | .seq' | wc -l)
+	assert_equal "$status" "$failed"
+	assert_seqs_in_order 10
+}
+
+@test "protocol error: a reply with no task waiting kills and replaces the worker" {
+	seq 6 >in
+	# On task 2 the worker writes two lines in one write(2).
+	local w
+	w=$(worker 'while read x; do
+		if [ "$x" = 2 ]; then printf "%s\nextra\n" "$x"; else echo "$x"; fi; done')
+	run --separate-stderr ppool -j 1 --inflight 1 -w "$w" <in
+	assert_records_valid
+	assert_seqs_in_order 6
+	local failed
+	failed=$(jqo 'select(.ok | not) | .seq' | wc -l)
+	assert_equal "$status" "$failed"
+	# "extra" is never taken for a result; the tasks after 2 are served by
+	# a new worker and succeed.
+	assert_equal "$(jqo 'select(.result == "extra")')" ""
+	assert_equal "$(jqo -c 'select(.seq > 2) | [.ok, .result]' | tr '\n' ' ')" \
+		'[true,3] [true,4] [true,5] [true,6] '
+	assert_not_equal "$(record 3 | jq .worker)" "$(record 1 | jq .worker)"
+	assert_equal "$(jqo 'select(.ok | not) | .error' | sort -u | grep -Fvx 'worker killed: reply with no task waiting' || true)" ""
+}
+
+@test "protocol error: a reply longer than --max-line kills the worker; later tasks succeed" {
+	seq 5 >in
+	# On task 2 the worker writes a 300 kB line.
+	local w
+	w=$(worker 'while read x; do
+		if [ "$x" = 2 ]; then head -c 300000 /dev/zero | tr "\0" a; echo;
+		else echo "$x"; fi; done')
+	run --separate-stderr timeout 30 "$PPOOL" -j 1 --max-line 1K -w "$w" <in
+	assert_equal "$status" 1
+	assert_seqs_in_order 5
+	assert_equal "$(record 2 | jq .ok)" false
+	[[ $(record 2 | jq -r .error) =~ ^worker\ killed:\ reply\ longer\ than\ --max-line\ \([0-9]+\ bytes\)$ ]] ||
+		fail "error: $(record 2 | jq -r .error)"
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '1 3 4 5 '
+	assert_not_equal "$(record 3 | jq .worker)" "$(record 1 | jq .worker)"
+	assert_no_process_left
+}
+
+@test "exit status 0 when every task succeeds" {
+	seq 50 >in
+	run --separate-stderr ppool -j 2 -w "$(cat_worker)" <in
+	assert_success
+}
+
+# fail_first N TOTAL: run TOTAL tasks of which the first N fail (--envelope).
+fail_first() {
+	seq "$2" >in
+	local w
+	w=$(worker "while read x; do
+		if [ \$x -le $1 ]; then echo '{\"error\": \"no\"}'; else echo '{\"result\": 1}'; fi; done")
+	run --separate-stderr ppool -j 2 --envelope -w "$w" <in
+	assert_equal "$(jqo 'select(.ok | not) | .seq' | wc -l)" "$1"
+}
+
+@test "exit status: the number of failed tasks, 1 to 100" {
+	fail_first 1 10
+	assert_equal "$status" 1
+	fail_first 7 10
+	assert_equal "$status" 7
+	fail_first 100 150
+	assert_equal "$status" 100
+}
+
+@test "exit status: 101 when more than 100 tasks failed" {
+	fail_first 101 150
+	assert_equal "$status" 101
+	fail_first 300 300
+	assert_equal "$status" 101
+}

@@ -1,0 +1,195 @@
+# helpers.bash: shared by every tests/*.bats file (loaded with `load helpers`).
+#
+# Environment (set by `make check`): PPOOL, the binary under test; PPOOL_SRCDIR,
+# the top of the source tree; BATS_LIB_PATH, where bats-support & co. live.
+# Tools used besides bats: jq, pgrep/ps (procps), timeout and base64 (coreutils).
+
+# No test may hang the suite: bats aborts a test after this many seconds.
+# A file may raise it for its slow tests (memory.bats does).
+BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
+
+: "${PPOOL_SRCDIR:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
+: "${PPOOL:=$PPOOL_SRCDIR/src/ppool}"
+export PPOOL PPOOL_SRCDIR
+
+# A string unique to this test, put in the command line of every worker a test
+# starts (and so of ppool itself), so that `pgrep -f "$MARKER"` finds exactly
+# the processes this test is responsible for.
+MARKER="ppooltest_$$_${BATS_SUITE_TEST_NUMBER:-0}_$RANDOM"
+
+# Pids of background processes a test started; teardown kills what is left.
+BG_PIDS=()
+
+setup() {
+	cd "$BATS_TEST_TMPDIR" || return 1
+}
+
+teardown() {
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	# Leftovers of this test only (the marker is unique), each by its pid.
+	for pid in $(pgrep -f "$MARKER"); do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+}
+
+# ppool ARG...: run the binary under test (for `run ppool ...`).
+ppool() {
+	"$PPOOL" "$@"
+}
+
+# worker BODY: write BODY to a fresh sh script and print a -w command that
+# runs it.  The script gets the test's marker as $1, so it shows in `ps`.
+# Inside BODY, $W is a directory private to the test (BATS_TEST_TMPDIR).
+worker() {
+	local f
+	f=$(mktemp "$BATS_TEST_TMPDIR/worker.XXXXXX") || return 1
+	{
+		printf 'W=%s\n' "$BATS_TEST_TMPDIR"
+		printf '%s\n' "$1"
+	} >"$f"
+	printf 'exec sh %s %s' "$f" "$MARKER"
+}
+
+# cat_worker: a -w command that echoes each task back unchanged (fast: cat
+# itself, with the marker as the name of an empty file it reads after stdin).
+cat_worker() {
+	: >"$BATS_TEST_TMPDIR/$MARKER"
+	printf 'exec cat - %s' "$BATS_TEST_TMPDIR/$MARKER"
+}
+
+# wait_until SECS COMMAND [ARG]...: run COMMAND every 50 ms until it succeeds;
+# fail (status 1, with a message) if it has not succeeded after SECS seconds.
+wait_until() {
+	local secs=$1
+	shift
+	local end=$((SECONDS + secs))
+	until "$@"; do
+		if ((SECONDS > end)); then
+			echo "wait_until: still false after ${secs}s: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# no_marker_process: true when no process of this test is left.
+no_marker_process() {
+	! pgrep -f "$MARKER" >/dev/null
+}
+
+# assert_no_process_left [SECS]: no process carrying the marker remains.
+# Without SECS the check is immediate (ppool reaps its workers before it
+# exits); with SECS, it allows for asynchronous deaths (PR_SET_PDEATHSIG).
+assert_no_process_left() {
+	local secs=${1:-0}
+	if ((secs > 0)); then
+		wait_until "$secs" no_marker_process && return 0
+	elif no_marker_process; then
+		return 0
+	fi
+	echo "processes left behind:" >&2
+	ps -o pid,ppid,stat,args -p "$(pgrep -d, -f "$MARKER")" >&2 || true
+	return 1
+}
+
+# exited PID: true once PID (a child of this shell) is a zombie or gone.
+exited() {
+	local state
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
+	[[ -z $state || $state == Z || $state == X ]]
+}
+
+# wait_exit PID SECS: wait at most SECS for PID to exit; set $status to its
+# exit status.  Fails (and kills it) when it is still running after SECS.
+wait_exit() {
+	local pid=$1 secs=$2
+	if ! wait_until "$secs" exited "$pid"; then
+		echo "wait_exit: pid $pid still running after ${secs}s" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+		status=0
+		wait "$pid" || status=$?
+		return 1
+	fi
+	status=0
+	wait "$pid" || status=$?
+}
+
+# rss_kb PID: the resident set size of PID in kB.
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# rchar PID: bytes PID has read with read(2) and friends, from any fd.
+rchar() {
+	awk '/^rchar:/ { print $2 }' "/proc/$1/io"
+}
+
+# wait_stalled PID SECS: wait until PID has read nothing for one second
+# (its rchar unchanged over 5 samples 250 ms apart); fail after SECS.
+wait_stalled() {
+	local pid=$1 secs=$2 last now same=0
+	local end=$((SECONDS + secs))
+	last=$(rchar "$pid") || return 1
+	while ((same < 4)); do
+		if ((SECONDS > end)); then
+			echo "wait_stalled: pid $pid still reading after ${secs}s (rchar $last)" >&2
+			return 1
+		fi
+		sleep 0.25
+		now=$(rchar "$pid") || return 1
+		if [[ $now == "$last" ]]; then
+			same=$((same + 1))
+		else
+			same=0
+			last=$now
+		fi
+	done
+}
+
+# The largest resident set ppool may have in the memory tests, in kB:
+# 20 MB, or 64 MB for an AddressSanitizer build (its shadow memory and
+# quarantine); PPOOL_TEST_RSS_LIMIT_KB overrides both.
+if grep -qa __asan_init "$PPOOL" 2>/dev/null; then
+	RSS_LIMIT_KB=${PPOOL_TEST_RSS_LIMIT_KB:-65536}
+else
+	RSS_LIMIT_KB=${PPOOL_TEST_RSS_LIMIT_KB:-20480}
+fi
+
+# jqo FILTER: apply jq FILTER (-r) to each record in $output.
+jqo() {
+	jq -r "$@" <<<"$output"
+}
+
+# assert_records_valid: every line of $output is a JSON object with the
+# fields every record has, of the right types.
+assert_records_valid() {
+	local bad
+	bad=$(jq -c 'select((.seq | type) != "number" or (.ok | type) != "boolean"
+		or (.ms | type) != "number" or .ms < 0
+		or (.attempts | type) != "number")' <<<"$output") || {
+		echo "output is not JSON lines:" >&2
+		printf '%s\n' "$output" >&2
+		return 1
+	}
+	if [[ -n $bad ]]; then
+		echo "records missing seq/ok/ms/attempts:" >&2
+		printf '%s\n' "$bad" >&2
+		return 1
+	fi
+}
+
+# assert_seqs_in_order N: $output holds exactly N records, seq 1..N in order.
+assert_seqs_in_order() {
+	local want got
+	want=$(seq "$1")
+	got=$(jqo .seq)
+	assert_equal "$got" "$want"
+}
+
+# record SEQ: the record of task SEQ (one line of JSON) from $output.
+record() {
+	jq -c --argjson s "$1" 'select(.seq == $s)' <<<"$output"
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bats
+# memory.bats: bounded memory: the --window stops reading behind a slow head
+# task, and a stalled reader of ppool's stdout stops the pool (backpressure).
+#
+# "Stopped" is read off /proc/PID/io: rchar (bytes ppool has read, from any
+# fd) stays the same.  Sizes are read off /proc/PID/status: VmRSS.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+load helpers
+
+# A million tasks through the pool take a while on two slow cores.
+BATS_TEST_TIMEOUT=240
+
+# at_least_lines FILE N: FILE exists and has N lines or more.
+at_least_lines() {
+	[[ -e $1 ]] && (($(wc -l <"$1") >= $2))
+}
+
+# assert_small PID: PID's resident set is under the limit.
+assert_small() {
+	local rss
+	rss=$(rss_kb "$1")
+	((rss < RSS_LIMIT_KB)) || fail "ppool's VmRSS is $rss kB (limit $RSS_LIMIT_KB kB)"
+}
+
+# assert_seqs_contiguous FILE: FILE's records are seq 1..N in order, all ok,
+# each with result = seq - 1 (the input was 0, then 1, 2, ... or 1 everywhere
+# when $2 is "ones").
+assert_records_contiguous() {
+	local bad
+	bad=$(jq -r --arg mode "${2:-}" 'select(.ok != true or
+		($mode == "ones" and .seq > 1 and .result != 1) or
+		($mode == "seq" and .result != .seq)) | .seq' "$1" | head -5)
+	assert_equal "$bad" ""
+	bad=$(jq .seq "$1" | awk '$1 != NR { print NR ": " $1; exit }')
+	assert_equal "$bad" ""
+}
+
+@test "--window 64: a slow head task stops reading; memory stays bounded" {
+	# Task 1 ("0") blocks until $W/go exists; the others, all "1", are
+	# answered at once and logged to $W/got.
+	local w
+	w=$(worker 'while read x; do
+		if [ "$x" = 0 ]; then
+			: >"$W/started"
+			while [ ! -e "$W/go" ]; do sleep 0.05; done
+		else
+			echo "$x" >>"$W/got"
+		fi
+		echo "$x"
+	done')
+	{ echo 0; yes 1; } 3>&- | "$PPOOL" -j 4 --window 64 -w "$w" >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	wait_stalled "$pid" 60
+	assert_small "$pid"
+	local read_bytes
+	read_bytes=$(rchar "$pid")
+	((read_bytes < 8 * 1024 * 1024)) || fail "ppool read $read_bytes bytes with --window 64"
+	# Nothing printed (the head is not done), at most 63 others were run.
+	assert_file_empty out
+	local ran
+	ran=$(wc -l <got)
+	((ran <= 63)) || fail "$ran tasks ran behind a blocked head with --window 64"
+	# Still stalled, still small.
+	wait_stalled "$pid" 60
+	assert_equal "$(wc -l <got)" "$ran"
+	assert_small "$pid"
+
+	# Release the head: the pool moves on; then stop it.
+	: >go
+	wait_until 60 at_least_lines out 1000
+	kill -TERM "$pid"
+	wait_exit "$pid" 30
+	assert_equal "$status" 143
+	assert_file_empty err
+	assert_equal "$(head -1 out | jq -c '[.seq, .ok, .result]')" '[1,true,0]'
+	assert_records_contiguous out ones
+	assert_no_process_left
+}
+
+@test "backpressure: a stalled reader of stdout stops the pool, nothing is lost" {
+	mkfifo fifo
+	seq 1000000 3>&- | "$PPOOL" -w "$(cat_worker)" >fifo 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	# Open the FIFO (so ppool starts) but read nothing from it yet.
+	exec 5<fifo
+	wait_stalled "$pid" 60
+	assert_small "$pid"
+	local read_bytes
+	read_bytes=$(rchar "$pid")
+	((read_bytes < 8 * 1024 * 1024)) || fail "ppool read $read_bytes bytes while stdout was stalled"
+	wait_stalled "$pid" 60
+	assert_small "$pid"
+
+	# Now read everything.
+	cat <&5 >out
+	exec 5<&-
+	wait_exit "$pid" 180
+	assert_equal "$status" 0
+	assert_file_empty err
+	assert_equal "$(wc -l <out)" 1000000
+	assert_records_contiguous out seq
+	assert_no_process_left
+}
+
+@test "backpressure with -o raw: nothing lost, nothing reordered" {
+	mkfifo fifo
+	seq 300000 >in
+	"$PPOOL" -o raw -j 3 --inflight 4 -w "$(cat_worker)" <in >fifo 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	exec 5<fifo
+	wait_stalled "$pid" 60
+	assert_small "$pid"
+	cat <&5 >out
+	exec 5<&-
+	wait_exit "$pid" 120
+	assert_equal "$status" 0
+	cmp in out
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bats
+# shutdown.bats: end of input, a closed stdout, signals: no process left behind.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+load helpers
+
+# at_least_lines FILE N: FILE exists and has N lines or more.
+at_least_lines() {
+	[[ -e $1 ]] && (($(wc -l <"$1") >= $2))
+}
+
+# signal_taken PID SIG: SIG is no longer pending for PID: its handler ran
+# (or ppool read it from a signalfd).  There is no other sign of it to wait on.
+signal_taken() {
+	local pnd shd bit=$((1 << ($2 - 1)))
+	pnd=$(awk '/^SigPnd:/ { print $2 }' "/proc/$1/status") || return 0
+	shd=$(awk '/^ShdPnd:/ { print $2 }' "/proc/$1/status") || return 0
+	(((0x$pnd & bit) == 0 && (0x$shd & bit) == 0))
+}
+
+# A worker that, on task 1, creates $W/started and waits for $W/go before
+# it answers; it logs every task it gets to $W/got.
+held_worker() {
+	worker 'while read x; do
+		echo "$x" >>"$W/got"
+		if [ "$x" = 1 ]; then
+			: >"$W/started"
+			while [ ! -e "$W/go" ]; do sleep 0.05; done
+		fi
+		echo "$x"
+	done'
+}
+
+@test "no process is left after a normal run" {
+	seq 50 >in
+	local w
+	w=$(worker 'while read x; do echo "$x"; done')
+	run --separate-stderr ppool -j 4 -r 7 -w "$w" <in
+	assert_success
+	assert_seqs_in_order 50
+	# ppool reaps its workers before it exits: nothing to wait for.
+	assert_no_process_left
+}
+
+@test "ppool | head -1: ppool stops quietly (141), one record, no worker left" {
+	local w
+	w=$(worker 'while read x; do echo "$x"; done')
+	seq 100000 | timeout 30 "$PPOOL" -j 2 -w "$w" 2>err | head -1 >out
+	local st=("${PIPESTATUS[@]}")
+	assert_equal "${st[1]}" 141
+	assert_equal "$(cat out)" "$(head -1 out)"
+	assert_equal "$(jq -c '[.seq, .ok, .result]' out)" '[1,true,1]'
+	assert_file_empty err
+	assert_no_process_left 5
+}
+
+@test "ppool | head -1 with a fast worker (cat)" {
+	seq 100000 | timeout 30 "$PPOOL" -w "$(cat_worker)" 2>err | head -1 >out
+	local st=("${PIPESTATUS[@]}")
+	assert_equal "${st[1]}" 141
+	assert_equal "$(jq -c '[.seq, .ok, .result]' out)" '[1,true,1]'
+	assert_file_empty err
+	assert_no_process_left 5
+}
+
+@test "ppool killed by SIGKILL mid-run: its workers die too" {
+	seq 4 >in
+	# Each worker is busy in its task, not reading stdin, when ppool dies.
+	local w
+	w=$(worker 'while read x; do echo "$x" >>"$W/got";
+		while [ ! -e "$W/never" ]; do sleep 0.05; done; echo "$x"; done')
+	"$PPOOL" -j 2 -w "$w" <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 at_least_lines got 2
+	# Two workers (and ppool) carry the marker.
+	(($(pgrep -c -f "$MARKER") >= 3))
+	kill -KILL "$pid"
+	wait_exit "$pid" 10
+	assert_equal "$status" 137
+	assert_no_process_left 10
+}
+
+@test "a worker that does not exit at end of input gets SIGTERM; ppool exits" {
+	# After its task the worker never reads stdin again.
+	local w
+	w=$(worker 'read x; echo "$x"; while :; do sleep 0.1; done')
+	run --separate-stderr timeout 30 "$PPOOL" -j 1 -w "$w" <<<'1'
+	assert_success
+	assert_equal "$(jqo -c '[.seq, .ok, .result]')" '[1,true,1]'
+	assert_no_process_left
+}
+
+@test "a worker that also ignores SIGTERM gets SIGKILL; ppool exits" {
+	local w
+	w=$(worker 'trap "" TERM; read x; echo "$x"; while :; do sleep 0.1; done')
+	run --separate-stderr timeout 30 "$PPOOL" -j 1 -w "$w" <<<'1'
+	assert_success
+	assert_equal "$(jqo -c '[.seq, .ok, .result]')" '[1,true,1]'
+	assert_no_process_left
+}
+
+@test "first SIGTERM: the running task finishes and prints, nothing new starts, exit 143" {
+	seq 3 >in
+	"$PPOOL" -j 1 -w "$(held_worker)" <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	kill -TERM "$pid"
+	wait_until 10 signal_taken "$pid" 15
+	: >go
+	wait_exit "$pid" 20
+	assert_equal "$status" 143
+	assert_equal "$(head -1 out | jq -c '[.seq, .ok, .result]')" '[1,true,1]'
+	# Tasks 2 and 3 never reached a worker, and no record claims they ran.
+	assert_equal "$(cat got)" 1
+	assert_equal "$(jq -c 'select(.seq > 1 and .ok)' out)" ""
+	assert_no_process_left
+}
+
+@test "first SIGHUP is handled like SIGTERM: exit 129" {
+	seq 3 >in
+	"$PPOOL" -j 1 -w "$(held_worker)" <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	kill -HUP "$pid"
+	wait_until 10 signal_taken "$pid" 1
+	: >go
+	wait_exit "$pid" 20
+	assert_equal "$status" 129
+	assert_equal "$(head -1 out | jq -c '[.seq, .ok, .result]')" '[1,true,1]'
+	assert_equal "$(cat got)" 1
+	assert_no_process_left
+}
+
+@test "second SIGTERM: workers are killed, their tasks' records say so, exit 143" {
+	seq 3 >in
+	"$PPOOL" -j 1 -w "$(held_worker)" <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	kill -TERM "$pid"
+	wait_until 10 signal_taken "$pid" 15
+	kill -TERM "$pid"
+	wait_exit "$pid" 20
+	assert_equal "$status" 143
+	assert_equal "$(head -1 out | jq -c '[.seq, .ok]')" '[1,false]'
+	[[ $(head -1 out | jq -r .error) == "worker killed"* ]] ||
+		fail "record: $(head -1 out)"
+	assert_equal "$(cat got)" 1
+	assert_no_process_left
+}
