@@ -1,12 +1,53 @@
 # bash completion for ppool(1)                              -*- shell-script -*-
 #
 # Hand-written; every option of `ppool --help' is here, and the tests check it.
-# Needs nothing from the bash-completion package, but uses its _filedir when
-# it is loaded.
+# Needs nothing from the bash-completion package, but uses its _filedir and
+# _command_offset when it is loaded.
+
+# Print the index in words[] where COMMAND (command mode) starts: after `--',
+# or the first word that is neither an option nor an option's argument.
+# Print nothing when there is none before the word being completed, or when
+# -w makes it worker mode.
+_ppool_command_start()
+{
+	local i=1 w
+	while ((i < cword)); do
+		w=${words[i]}
+		case $w in
+		--)
+			echo $((i + 1))
+			return
+			;;
+		-w | --worker | --worker=* | -[0Lu]*w*)
+			return
+			;;
+		-a | --input | -j | --jobs | -P | -o | --output | -r | --max-reqs | \
+		-t | --timeout | --inflight | --kill-after | --max-line | \
+		--max-output | --window | -[0Lu]*[ajPort])
+			# The argument is the next word, or "=" and the word after it.
+			if [[ ${words[i + 1]} == = ]]; then
+				((i += 3))
+			else
+				((i += 2))
+			fi
+			continue
+			;;
+		-?*)
+			((i += 1))
+			[[ ${words[i]} == = ]] && ((i += 2))
+			continue
+			;;
+		*)
+			echo $i
+			return
+			;;
+		esac
+	done
+}
 
 _ppool()
 {
-	local cur prev cword
+	local cur prev cword start
 	local -a words
 
 	cword=$COMP_CWORD
@@ -14,6 +55,22 @@ _ppool()
 	cur=${words[cword]}
 	prev=
 	((cword > 0)) && prev=${words[cword - 1]}
+
+	# COMMAND and its arguments: the command's name, then what its own
+	# completion offers (or file names).
+	start=$(_ppool_command_start)
+	if [[ -n $start ]] && ((start <= cword)); then
+		if declare -F _command_offset >/dev/null; then
+			_command_offset "$start"
+		elif ((start == cword)); then
+			compopt -o filenames 2>/dev/null
+			COMPREPLY=($(compgen -c -- "$cur"))
+		else
+			compopt -o filenames 2>/dev/null
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
+		return
+	fi
 
 	# COMP_WORDBREAKS splits --input=FILE into "--input" "=" "FILE".
 	if [[ $cur == = ]]; then
@@ -45,20 +102,32 @@ _ppool()
 		fi
 		return
 		;;
-	-j | --jobs | -P | -r | --max-reqs | --inflight | --max-line | --window)
+	-j | --jobs | -P | -r | --max-reqs | -t | --timeout | --inflight | \
+	--kill-after | --max-line | --max-output | --window)
 		# A number: nothing to offer.
 		return
 		;;
 	esac
 
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W '-0 -a -h -j -L -o -P -r -u -V -w
-		    --envelope --help --inflight= --input= --jobs= --lines
-		    --max-line= --max-reqs= --null --output= --unordered
-		    --version --window= --worker=' -- "$cur"))
+		COMPREPLY=($(compgen -W '-0 -a -h -j -L -o -P -r -t -u -V -w
+		    --dry-run --envelope --help --inflight= --input= --jobs=
+		    --kill-after= --lines --max-line= --max-output= --max-reqs=
+		    --null --output= --timeout= --unordered --version --window=
+		    --worker=' -- "$cur"))
 		if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
 			compopt -o nospace 2>/dev/null
 		fi
+	else
+		# The first word that is not an option: COMMAND (command mode).
+		local w
+		for w in "${words[@]:1:cword-1}"; do
+			case $w in
+			-w | --worker | --worker=* | -[0Lu]*w*) return ;;
+			esac
+		done
+		compopt -o filenames 2>/dev/null
+		COMPREPLY=($(compgen -c -- "$cur"))
 	fi
 }
 complete -F _ppool ppool

@@ -95,7 +95,7 @@ usage(FILE *f)
 "\n"
 "Command mode: with COMMAND, each task gives its arguments ({} {1} {.} {/}\n"
 "{//} {/.} as in GNU parallel, else appended); without, each task is an\n"
-"object with \"cmd\" or \"pipeline\" (-L: each line is a shell command).\n"
+"object with \"cmd\" or \"pipeline\" (-L, -0: each task is a shell command).\n"
 "Worker protocol: ppool writes each task as one line to a worker's stdin;\n"
 "the worker writes exactly one line per task to its stdout, in order.\n"
 "Exit status: 0 all tasks ok, 1-100 that many failed, 101 more than 100,\n"

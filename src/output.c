@@ -239,6 +239,12 @@ output_record(struct slot *s)
 			    buf_used(&s->reply));
 		else
 			output_warn_task(s);
+		if (s->out_trunc || s->err_trunc)
+			fprintf(stderr, "ppool: task %llu: %s cut at "
+			    "--max-output (%zu bytes)\n",
+			    (unsigned long long)s->seq, s->out_trunc ?
+			    (s->err_trunc ? "stdout and stderr" : "stdout") :
+			    "stderr", out.cfg->max_output);
 		return;
 	}
 	if (!s->ok) {
