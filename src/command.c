@@ -128,9 +128,9 @@ command_stdin(const struct job *job)
 		return open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if ((fd = memfd_create("ppool-stdin", MFD_CLOEXEC)) == -1)
 		return -1;
-	len = strlen(job->stdin_text);
+	len = job->stdin_text.len;
 	while (off < len) {
-		n = write(fd, job->stdin_text + off, len - off);
+		n = write(fd, job->stdin_text.data + off, len - off);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -279,18 +279,22 @@ command_start(struct slot *s, const struct config *cfg, double now)
 	c->nproc = n;
 	c->pids = xcalloc(n, sizeof *c->pids);
 	c->pidfds = xcalloc(n, sizeof *c->pidfds);
+	c->alive = xcalloc(n, sizeof *c->alive);
 	if (spawn_start(c->pl, in, out[1], errp[1], c->pids, c->pidfds) ==
 	    -1) {
 		saved = errno;
 		pipeline_free(c->pl);
 		free(c->pids);
 		free(c->pidfds);
+		free(c->alive);
 		free(c);
 		in = out[1] = -1;
 		errno = saved;
 		goto fail;
 	}
 	close(errp[1]);
+	for (n = 0; n < (int)c->nproc; n++)
+		c->alive[n] = 1;
 	c->pgid = c->pids[0];
 	c->out_fd = out[0];
 	c->err_fd = errp[0];
@@ -436,9 +440,11 @@ command_exited(struct command *c, const struct config *cfg, size_t i,
 	char		 how[96], secs[32];
 	int		 status, sig;
 
-	if (c->pidfds[i] != -1) {
-		close(c->pidfds[i]);
+	if (c->alive[i]) {
+		if (c->pidfds[i] != -1)
+			close(c->pidfds[i]);
 		c->pidfds[i] = -1;
+		c->alive[i] = 0;
 		c->nexited++;
 	}
 	if (c->nexited < c->nproc)
@@ -496,5 +502,6 @@ command_free(struct command *c)
 	pipeline_free(c->pl);
 	free(c->pids);
 	free(c->pidfds);
+	free(c->alive);
 	free(c);
 }

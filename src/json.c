@@ -337,6 +337,142 @@ json_array_next(const char *text, size_t len, size_t *pos, size_t *off,
 	return 1;
 }
 
+/*
+ * Step through the members of a checked JSON object held in text: *pos
+ * starts at 0.  Return 1 with the span of the next member's value, or 0 at
+ * the end.
+ */
+int
+json_object_next(const char *text, size_t len, size_t *pos, size_t *off,
+    size_t *vlen)
+{
+	struct scan		 s;
+	const unsigned char	*value;
+
+	s.p = (const unsigned char *)text + *pos;
+	s.end = (const unsigned char *)text + len;
+	s.depth = 0;
+	scan_space(&s);
+	if (s.p >= s.end)
+		return 0;
+	if (*s.p == '{' || *s.p == ',')
+		s.p++;
+	scan_space(&s);
+	if (s.p >= s.end || *s.p != '"' || scan_string(&s) == -1)
+		return 0;
+	scan_space(&s);
+	if (s.p >= s.end || *s.p != ':')
+		return 0;
+	s.p++;
+	scan_space(&s);
+	value = s.p;
+	if (scan_value(&s) == -1)
+		return 0;
+	*off = (const char *)value - text;
+	*vlen = s.p - value;
+	*pos = (const char *)s.p - text;
+	return 1;
+}
+
+/* The value of one hexadecimal digit. */
+static unsigned
+json_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return c - 'A' + 10;
+}
+
+/* Append a code point as UTF-8 (a lone surrogate as U+FFFD). */
+static void
+json_add_utf8(struct buf *b, unsigned cp)
+{
+	char	 u[4];
+
+	if (cp >= 0xd800 && cp <= 0xdfff)
+		cp = 0xfffd;
+	if (cp < 0x80) {
+		buf_addc(b, (char)cp);
+	} else if (cp < 0x800) {
+		u[0] = 0xc0 | cp >> 6;
+		u[1] = 0x80 | (cp & 0x3f);
+		buf_add(b, u, 2);
+	} else if (cp < 0x10000) {
+		u[0] = 0xe0 | cp >> 12;
+		u[1] = 0x80 | ((cp >> 6) & 0x3f);
+		u[2] = 0x80 | (cp & 0x3f);
+		buf_add(b, u, 3);
+	} else {
+		u[0] = 0xf0 | cp >> 18;
+		u[1] = 0x80 | ((cp >> 12) & 0x3f);
+		u[2] = 0x80 | ((cp >> 6) & 0x3f);
+		u[3] = 0x80 | (cp & 0x3f);
+		buf_add(b, u, 4);
+	}
+}
+
+/*
+ * Decode a checked JSON string token (quotes included) into its bytes,
+ * NUL bytes included.  Return 1 when the text holds a NUL byte, else 0.
+ */
+int
+json_decode_string(const char *tok, size_t len, struct buf *b)
+{
+	size_t		 i, end = len - 1;
+	unsigned	 cp, lo;
+	int		 nul = 0;
+
+	for (i = 1; i < end; i++) {
+		if (tok[i] != '\\') {
+			buf_addc(b, tok[i]);
+			continue;
+		}
+		switch (tok[++i]) {
+		case 'b':
+			buf_addc(b, '\b');
+			break;
+		case 'f':
+			buf_addc(b, '\f');
+			break;
+		case 'n':
+			buf_addc(b, '\n');
+			break;
+		case 'r':
+			buf_addc(b, '\r');
+			break;
+		case 't':
+			buf_addc(b, '\t');
+			break;
+		case 'u':
+			cp = json_hex(tok[i + 1]) << 12 | json_hex(tok[i + 2]) << 8 |
+			    json_hex(tok[i + 3]) << 4 | json_hex(tok[i + 4]);
+			i += 4;
+			/* A surrogate pair is one code point. */
+			if (cp >= 0xd800 && cp <= 0xdbff && i + 6 < end &&
+			    tok[i + 1] == '\\' && tok[i + 2] == 'u') {
+				lo = json_hex(tok[i + 3]) << 12 |
+				    json_hex(tok[i + 4]) << 8 |
+				    json_hex(tok[i + 5]) << 4 | json_hex(tok[i + 6]);
+				if (lo >= 0xdc00 && lo <= 0xdfff) {
+					cp = 0x10000 + ((cp - 0xd800) << 10) +
+					    (lo - 0xdc00);
+					i += 6;
+				}
+			}
+			if (cp == 0)
+				nul = 1;
+			json_add_utf8(b, cp);
+			break;
+		default:
+			buf_addc(b, tok[i]);
+			break;
+		}
+	}
+	return nul;
+}
+
 /* Narrow [0, len) of text to the span without surrounding whitespace. */
 void
 json_trim(const char *text, size_t len, size_t *off, size_t *vlen)

@@ -69,6 +69,7 @@ static struct {
 	unsigned long		 failed;
 	unsigned long		 retried;
 	int			 halted;
+	int			 check_children;	/* no pidfds: a SIGCHLD came */
 
 	int			 sigpipe[2];
 	int			 signo;		/* the first signal that stopped us */
@@ -409,6 +410,10 @@ loop_read_signals(void)
 	char		 why[64];
 
 	while (read(L.sigpipe[0], &c, 1) == 1) {
+		if (c == SIGCHLD) {
+			L.check_children = 1;
+			continue;
+		}
 		if (L.signo == 0) {
 			L.signo = c;
 			loop_stop();
@@ -558,6 +563,37 @@ loop_child_events(struct pollfd *pfd, struct pollref *ref, size_t n)
 	}
 }
 
+/*
+ * Without pidfds: after a SIGCHLD, find the children that are gone, as
+ * their pidfds would have said.
+ */
+static void
+loop_check_children(void)
+{
+	struct command	*c;
+	size_t		 i, k;
+
+	L.check_children = 0;
+	for (i = L.nworkers; i > 0; i--) {
+		if (L.workers[i - 1]->pidfd == -1 &&
+		    !spawn_alive(L.workers[i - 1]->pid))
+			loop_reap(i - 1);
+	}
+	for (i = L.ncmds; i > 0; i--) {
+		c = L.cmds[i - 1];
+		for (k = 0; k < c->nproc; k++) {
+			if (!c->alive[k] || c->pidfds[k] != -1 ||
+			    spawn_alive(c->pids[k]))
+				continue;
+			if (command_exited(c, L.cfg, k, L.now)) {
+				command_free(c);
+				L.cmds[i - 1] = L.cmds[--L.ncmds];
+				break;
+			}
+		}
+	}
+}
+
 /* Add a pollfd entry; return its index. */
 static size_t
 loop_watch(struct pollfd *pfd, struct pollref *ref, size_t n, int fd,
@@ -587,7 +623,7 @@ loop_run(const struct config *cfg)
 	L.jobs = cfg->jobs;
 	loop_signals();
 	loop_fd_budget();
-	spawn_init();
+	spawn_init(L.sigpipe[1]);
 	input_open(cfg);
 	output_init(cfg);
 	order_init(cfg->window, cfg->unordered);
@@ -650,8 +686,9 @@ loop_run(const struct config *cfg)
 			if (w->to_fd != -1 && buf_used(&w->out) > 0)
 				loop_watch(pfd, ref, n++, w->to_fd, POLLOUT,
 				    REF_WORKER_WRITE, i, 0);
-			loop_watch(pfd, ref, n++, w->pidfd, POLLIN,
-			    REF_WORKER_EXIT, i, 0);
+			if (w->pidfd != -1)
+				loop_watch(pfd, ref, n++, w->pidfd, POLLIN,
+				    REF_WORKER_EXIT, i, 0);
 		}
 		for (i = 0; i < L.ncmds; i++) {
 			c = L.cmds[i];
@@ -683,6 +720,8 @@ loop_run(const struct config *cfg)
 		    !(pfd[stdout_slot].revents & POLLOUT))
 			loop_stdout_gone();
 		loop_child_events(pfd + first, ref + first, n - first);
+		if (L.check_children)
+			loop_check_children();
 	}
 
 	free(pfd);

@@ -124,6 +124,8 @@ int	 json_check(const char *, size_t, size_t *);
 int	 json_member(const char *, size_t, const char *, size_t *, size_t *);
 void	 json_trim(const char *, size_t, size_t *, size_t *);
 int	 json_array_next(const char *, size_t, size_t *, size_t *, size_t *);
+int	 json_object_next(const char *, size_t, size_t *, size_t *, size_t *);
+int	 json_decode_string(const char *, size_t, struct buf *);
 int	 json_utf8_valid(const char *, size_t);
 void	 json_add_string(struct buf *, const char *, size_t);
 void	 json_add_base64(struct buf *, const char *, size_t);
@@ -221,7 +223,7 @@ struct job {
 	struct argv	 env_names;
 	struct argv	 env_values;
 	char		*cwd;
-	char		*stdin_text;
+	struct buf	 stdin_text;	/* may hold NUL bytes */
 	int		 has_stdin;
 	double		 timeout;	/* seconds, 0: the -t default */
 };
@@ -238,7 +240,8 @@ struct command {
 	pipeline	*pl;
 	size_t		 nproc;
 	pid_t		*pids;
-	int		*pidfds;	/* -1 once that process exited */
+	int		*pidfds;	/* -1: exited, or no pidfds */
+	int		*alive;		/* that process has not been seen to exit */
 	size_t		 nexited;
 	pid_t		 pgid;
 	int		 out_fd;
@@ -265,7 +268,9 @@ int	 spawn_start(pipeline *, int, int, int, pid_t *, int *);
 int	 spawn_signal(int, pid_t, int);
 int	 spawn_wait(pipeline *);
 void	 spawn_describe(int, char *, size_t);
-void	 spawn_init(void);
+void	 spawn_init(int);
+int	 spawn_has_pidfd(void);
+int	 spawn_alive(pid_t);
 
 /* template.c */
 int	 template_has_repl(char **);

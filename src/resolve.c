@@ -35,6 +35,26 @@ resolve_strndup(const char *s, size_t n)
 }
 
 /*
+ * Decode a string value from its raw text; a NUL byte, which no argv,
+ * environment or path can hold, is refused with a message naming what.
+ */
+static char *
+resolve_string(const char *raw, size_t len, const char *what, char *err,
+    size_t size)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_reserve(&b, len);
+	if (json_decode_string(raw, len, &b)) {
+		buf_free(&b);
+		resolve_error(err, size, "%s holds a NUL byte", what);
+		return NULL;
+	}
+	return b.data;
+}
+
+/*
  * One JSON scalar as a command-line word: a string's text, a number's own
  * digits (never re-printed, so big numbers stay exact), true or false.
  */
@@ -42,14 +62,8 @@ static char *
 resolve_word(const cJSON *item, const char *raw, size_t len, char *err,
     size_t size)
 {
-	if (cJSON_IsString(item)) {
-		/* cJSON cuts a string at \u0000: refuse it instead. */
-		if (memmem(raw, len, "\\u0000", 6) != NULL) {
-			resolve_error(err, size, "an argument holds a NUL byte");
-			return NULL;
-		}
-		return xstrdup(item->valuestring);
-	}
+	if (cJSON_IsString(item))
+		return resolve_string(raw, len, "an argument", err, size);
 	if (cJSON_IsNumber(item))
 		return resolve_strndup(raw, len);
 	if (cJSON_IsBool(item))
@@ -110,24 +124,35 @@ resolve_stage(struct job *job)
 	return &job->stages[job->nstages++];
 }
 
-/* Read the optional fields: stdin, env, cwd, timeout. */
+/*
+ * Read the optional fields: stdin, env, cwd, timeout.  Strings are decoded
+ * from the task's own text, since cJSON cuts them at a NUL byte.
+ */
 static int
-resolve_options(const cJSON *obj, struct job *job, char *err, size_t size)
+resolve_options(const cJSON *obj, const char *text, size_t len,
+    struct job *job, char *err, size_t size)
 {
 	const cJSON	*item, *var;
+	const char	*raw;
+	size_t		 rawlen, pos = 0, off, n;
+	char		*value, what[128];
 
-	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "stdin")) != NULL) {
+	if ((item = resolve_member(obj, text, len, "stdin", &raw,
+	    &rawlen)) != NULL) {
 		if (!cJSON_IsString(item))
 			return resolve_error(err, size,
 			    "\"stdin\" must be a string");
-		job->stdin_text = xstrdup(item->valuestring);
+		json_decode_string(raw, rawlen, &job->stdin_text);
 		job->has_stdin = 1;
 	}
-	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "cwd")) != NULL) {
+	if ((item = resolve_member(obj, text, len, "cwd", &raw,
+	    &rawlen)) != NULL) {
 		if (!cJSON_IsString(item))
 			return resolve_error(err, size,
 			    "\"cwd\" must be a string");
-		job->cwd = xstrdup(item->valuestring);
+		if ((job->cwd = resolve_string(raw, rawlen, "\"cwd\"", err,
+		    size)) == NULL)
+			return -1;
 	}
 	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "timeout")) != NULL) {
 		if (!cJSON_IsNumber(item) || item->valuedouble <= 0)
@@ -135,7 +160,8 @@ resolve_options(const cJSON *obj, struct job *job, char *err, size_t size)
 			    "\"timeout\" must be a number of seconds above 0");
 		job->timeout = item->valuedouble;
 	}
-	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "env")) != NULL) {
+	if ((item = resolve_member(obj, text, len, "env", &raw,
+	    &rawlen)) != NULL) {
 		if (!cJSON_IsObject(item))
 			return resolve_error(err, size,
 			    "\"env\" must be an object of strings");
@@ -144,8 +170,17 @@ resolve_options(const cJSON *obj, struct job *job, char *err, size_t size)
 			    strchr(var->string, '=') != NULL)
 				return resolve_error(err, size, "\"env\" must "
 				    "map variable names to strings");
+			/* The raw value: the member after this one's key. */
+			if (json_object_next(raw, rawlen, &pos, &off, &n) == 0)
+				return resolve_error(err, size,
+				    "malformed \"env\"");
+			snprintf(what, sizeof what, "\"env\" value of %s",
+			    var->string);
+			if ((value = resolve_string(raw + off, n, what, err,
+			    size)) == NULL)
+				return -1;
 			argv_add(&job->env_names, xstrdup(var->string));
-			argv_add(&job->env_values, xstrdup(var->valuestring));
+			argv_add(&job->env_values, value);
 		}
 	}
 	return 0;
@@ -160,6 +195,7 @@ resolve_object(const cJSON *obj, const char *text, size_t len,
 	const char	*raw = NULL;
 	size_t		 rawlen = 0, pos = 0, off, n;
 	struct argv	*av;
+	char		*shell;
 
 	cmd = resolve_member(obj, text, len, "cmd", &raw, &rawlen);
 	pl = cJSON_GetObjectItemCaseSensitive(obj, "pipeline");
@@ -167,11 +203,14 @@ resolve_object(const cJSON *obj, const char *text, size_t len,
 		return resolve_error(err, size, "a task needs one of \"cmd\" "
 		    "or \"pipeline\" when no COMMAND is given");
 	if (cmd != NULL && cJSON_IsString(cmd)) {
+		if ((shell = resolve_string(raw, rawlen, "\"cmd\"", err,
+		    size)) == NULL)
+			return -1;
 		job->kind = JOB_SHELL;
 		av = resolve_stage(job);
 		argv_add(av, xstrdup("/bin/sh"));
 		argv_add(av, xstrdup("-c"));
-		argv_add(av, xstrdup(cmd->valuestring));
+		argv_add(av, shell);
 		return 0;
 	}
 	if (cmd != NULL) {
@@ -251,7 +290,7 @@ resolve_free(struct job *job)
 	argv_free(&job->env_names);
 	argv_free(&job->env_values);
 	free(job->cwd);
-	free(job->stdin_text);
+	buf_free(&job->stdin_text);
 	memset(job, 0, sizeof *job);
 }
 
@@ -312,7 +351,7 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 		    resolve_stage(job));
 	}
 	if (cJSON_IsObject(root) &&
-	    resolve_options(root, job, err, size) == -1)
+	    resolve_options(root, text, len, job, err, size) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -379,7 +418,7 @@ resolve_print(struct buf *b, const struct job *job)
 	}
 	if (job->has_stdin) {
 		buf_addstr(b, ",\"stdin\":");
-		json_add_text(b, job->stdin_text, strlen(job->stdin_text));
+		json_add_text(b, job->stdin_text.data, job->stdin_text.len);
 	}
 	if (job->timeout > 0)
 		buf_printf(b, ",\"timeout\":%g", job->timeout);

@@ -19,12 +19,73 @@
 
 static pid_t	spawn_parent;	/* ppool's pid, for the child's check */
 static int	spawn_quiet_set;	/* we set PIPELINE_QUIET ourselves */
+static int	spawn_no_pidfd;	/* pidfd_open is missing: watch SIGCHLD */
+static int	spawn_wake_fd = -1;	/* where SIGCHLD is told, then */
+static struct sigaction spawn_old_chld;	/* libpipeline's SIGCHLD handler */
 
-/* Prepare for starting children: keep libpipeline from printing statuses. */
+/*
+ * Without pidfds, SIGCHLD is the only news of an exit: let libpipeline's
+ * handler reap first, then write the signal's number to the loop's pipe.
+ */
+static void
+spawn_sigchld(int sig, siginfo_t *info, void *ctx)
+{
+	unsigned char	 c = SIGCHLD;
+	int		 saved = errno;
+
+	if (spawn_old_chld.sa_flags & SA_SIGINFO)
+		spawn_old_chld.sa_sigaction(sig, info, ctx);
+	else if (spawn_old_chld.sa_handler != SIG_IGN &&
+	    spawn_old_chld.sa_handler != SIG_DFL)
+		spawn_old_chld.sa_handler(sig);
+	(void)write(spawn_wake_fd, &c, 1);
+	errno = saved;
+}
+
+/* Put spawn_sigchld in front of libpipeline's handler, once. */
+static void
+spawn_chain_sigchld(void)
+{
+	static int		 chained;
+	struct sigaction	 sa;
+
+	if (chained || spawn_wake_fd == -1)
+		return;
+	chained = 1;
+	sigaction(SIGCHLD, NULL, &spawn_old_chld);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = spawn_sigchld;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+}
+
+/* Return 1 when ppool has pidfds; else children are watched by SIGCHLD. */
+int
+spawn_has_pidfd(void)
+{
+	return !spawn_no_pidfd;
+}
+
+/* Return 1 while a child without a pidfd has not been reaped. */
+int
+spawn_alive(pid_t pid)
+{
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+/*
+ * Prepare for starting children: keep libpipeline from printing statuses;
+ * wake_fd is written a byte when a child exits and there are no pidfds.
+ */
 void
-spawn_init(void)
+spawn_init(int wake_fd)
 {
 	spawn_parent = getpid();
+	spawn_wake_fd = wake_fd;
+	/* For valgrind, which lacks pidfd_open, and for testing the fallback. */
+	if (getenv("PPOOL_NO_PIDFD") != NULL)
+		spawn_no_pidfd = 1;
 	if (getenv("PIPELINE_QUIET") == NULL) {
 		setenv("PIPELINE_QUIET", "1", 1);
 		spawn_quiet_set = 1;
@@ -125,16 +186,29 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd, pid_t *pids,
 	/*
 	 * libpipeline's SIGCHLD handler reaps any child that exits; with
 	 * SIGCHLD blocked the children stay zombies until their pidfds exist.
+	 * Without pidfds, spawn_sigchld is chained in front of it, after the
+	 * first start has installed it.
 	 */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &old);
 	pipeline_start(p);
+	if (spawn_no_pidfd)
+		spawn_chain_sigchld();
 	free(hooks);
 	for (i = 0; i < n; i++) {
 		pipecmd_pre_exec(pipeline_get_command(p, i), NULL, NULL, NULL);
 		pids[i] = pipeline_get_pid(p, i);
+		pidfds[i] = -1;
+		if (spawn_no_pidfd)
+			continue;
 		pidfds[i] = (int)syscall(SYS_pidfd_open, pids[i], 0);
+		if (pidfds[i] == -1 && errno == ENOSYS) {
+			/* Linux before 5.3, or valgrind: fall back to SIGCHLD. */
+			spawn_no_pidfd = 1;
+			spawn_chain_sigchld();
+			continue;
+		}
 		if (pidfds[i] == -1 && saved == 0)
 			saved = errno;
 	}

@@ -349,7 +349,8 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	if (w->from_fd != -1)
 		close(w->from_fd);
 	w->from_fd = -1;
-	close(w->pidfd);
+	if (w->pidfd != -1)
+		close(w->pidfd);
 	w->pidfd = -1;
 	w->state = WORKER_DEAD;
 	return early;
