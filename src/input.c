@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -160,4 +162,29 @@ input_next(struct slot *s)
 		task_parse(s, in.cfg);
 		return 1;
 	}
+}
+
+/*
+ * Count the tasks ahead when the input is a regular file (for --progress),
+ * without moving the read offset; return 0 when it cannot be known.
+ */
+uint64_t
+input_count(void)
+{
+	struct stat	 sb;
+	char		 chunk[64 * 1024], last = in.sep;
+	off_t		 off;
+	ssize_t		 n, k;
+	uint64_t	 count = 0;
+
+	if (fstat(in.fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    (off = lseek(in.fd, 0, SEEK_CUR)) == -1)
+		return 0;
+	while ((n = pread(in.fd, chunk, sizeof chunk, off)) > 0) {
+		for (k = 0; k < n; k++)
+			count += chunk[k] == in.sep;
+		last = chunk[n - 1];
+		off += n;
+	}
+	return count + (last != in.sep);
 }

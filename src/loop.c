@@ -195,6 +195,8 @@ loop_task_done(struct slot *s)
 		L.finished++;
 		if (!s->ok)
 			L.failed++;
+		if (!s->dry)
+			joblog_write(s);
 	}
 	order_done(s);
 	if (!s->ok && !s->skip)
@@ -223,7 +225,11 @@ loop_take_tasks(void)
 		L.inuse++;
 		s->seq = ++L.nread;
 		order_add(s);
-		if (s->state == SLOT_DONE)
+		if (joblog_skip(s)) {
+			/* --resume: done in an earlier run; no record here. */
+			s->skip = 1;
+			loop_task_done(s);
+		} else if (s->state == SLOT_DONE)
 			loop_task_done(s);
 		else
 			L.pending[(L.phead + L.plen++) % L.cfg->window] = s;
@@ -483,10 +489,25 @@ loop_timers(void)
 		if (t > 0 && (next == 0 || t < next))
 			next = t;
 	}
+	t = progress_due();
+	if (t > 0 && (next == 0 || t < next))
+		next = t;
 	if (next == 0)
 		return -1;
 	t = (next - L.now) * 1000.0 + 1;
 	return t < 0 ? 0 : (int)t;
+}
+
+/* How many tasks are running now. */
+static unsigned
+loop_running(void)
+{
+	unsigned	 n = L.ncmds;
+	size_t		 i;
+
+	for (i = 0; i < L.nworkers; i++)
+		n += L.workers[i]->qlen;
+	return n;
 }
 
 /* Return 1 when the run is over. */
@@ -626,6 +647,8 @@ loop_run(const struct config *cfg)
 	spawn_init(L.sigpipe[1]);
 	input_open(cfg);
 	output_init(cfg);
+	joblog_open(cfg);
+	progress_init(cfg, loop_now(), cfg->progress ? input_count() : 0);
 	order_init(cfg->window, cfg->unordered);
 	L.slots = xcalloc(cfg->window, sizeof *L.slots);
 	for (i = cfg->window; i > 0; i--) {
@@ -656,6 +679,7 @@ loop_run(const struct config *cfg)
 		for (i = 0; i < L.nworkers; i++)
 			worker_flush(L.workers[i], L.now);
 		loop_close_idle();
+		progress_update(L.now, L.finished, L.failed, loop_running(), 0);
 		timeout = loop_timers();
 		if (loop_finished())
 			break;
@@ -736,6 +760,12 @@ loop_run(const struct config *cfg)
 	}
 	free(L.slots);
 	free(L.pending);
+	L.now = loop_now();
+	progress_update(L.now, L.finished, L.failed, 0, 1);
+	progress_end();
+	if (cfg->verbose)
+		progress_summary(L.now, L.finished, L.failed, L.retried);
+	joblog_close();
 	order_free();
 	input_close();
 	output_restore();

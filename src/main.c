@@ -20,9 +20,13 @@ enum {
 	OPT_ENVELOPE,
 	OPT_HALT,
 	OPT_INFLIGHT,
+	OPT_JOBLOG,
 	OPT_KILL_AFTER,
 	OPT_MAX_LINE,
 	OPT_MAX_OUTPUT,
+	OPT_PROGRESS,
+	OPT_RESUME,
+	OPT_RESUME_FAILED,
 	OPT_RETRIES,
 	OPT_WINDOW
 };
@@ -35,6 +39,7 @@ static const struct option longopts[] = {
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "inflight",	required_argument,	NULL,	OPT_INFLIGHT },
 	{ "input",	required_argument,	NULL,	'a' },
+	{ "joblog",	required_argument,	NULL,	OPT_JOBLOG },
 	{ "jobs",	required_argument,	NULL,	'j' },
 	{ "kill-after",	required_argument,	NULL,	OPT_KILL_AFTER },
 	{ "lines",	no_argument,		NULL,	'L' },
@@ -43,9 +48,13 @@ static const struct option longopts[] = {
 	{ "max-reqs",	required_argument,	NULL,	'r' },
 	{ "null",	no_argument,		NULL,	'0' },
 	{ "output",	required_argument,	NULL,	'o' },
+	{ "progress",	no_argument,		NULL,	OPT_PROGRESS },
+	{ "resume",	no_argument,		NULL,	OPT_RESUME },
+	{ "resume-failed", no_argument,		NULL,	OPT_RESUME_FAILED },
 	{ "retries",	required_argument,	NULL,	OPT_RETRIES },
 	{ "timeout",	required_argument,	NULL,	't' },
 	{ "unordered",	no_argument,		NULL,	'u' },
+	{ "verbose",	no_argument,		NULL,	'v' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ "window",	required_argument,	NULL,	OPT_WINDOW },
 	{ "worker",	required_argument,	NULL,	'w' },
@@ -57,12 +66,15 @@ static void
 usage(FILE *f)
 {
 	fputs(
-"usage: ppool [-0Lu] [-a file] [-j jobs] [-o format] [-r max-reqs] [-t secs]\n"
-"             [--envelope] [--halt when] [--inflight K] [--kill-after secs]\n"
-"             [--max-line bytes] [--retries N] [--window N] -w worker-command\n"
-"       ppool [-0Lu] [-a file] [-j jobs] [-o format] [-t secs] [--dry-run]\n"
-"             [--halt when] [--kill-after secs] [--max-line bytes]\n"
-"             [--max-output bytes] [--retries N] [--window N]\n"
+"usage: ppool [-0Luv] [-a file] [-j jobs] [-o format] [-r max-reqs] [-t secs]\n"
+"             [--envelope] [--halt when] [--inflight K] [--joblog file]\n"
+"             [--kill-after secs] [--max-line bytes] [--progress]\n"
+"             [--resume | --resume-failed] [--retries N] [--window N]\n"
+"             -w worker-command\n"
+"       ppool [-0Luv] [-a file] [-j jobs] [-o format] [-t secs] [--dry-run]\n"
+"             [--halt when] [--joblog file] [--kill-after secs]\n"
+"             [--max-line bytes] [--max-output bytes] [--progress]\n"
+"             [--resume | --resume-failed] [--retries N] [--window N]\n"
 "             [--] [command [arg ...]]\n"
 "       ppool -h | -V\n"
 "\n"
@@ -80,16 +92,21 @@ usage(FILE *f)
 "  -r, --max-reqs=N       retire a worker after N tasks (default 0: never)\n"
 "  -t, --timeout=SECS     fail a task after SECS seconds, ending its process\n"
 "  -u, --unordered        print records in completion order\n"
+"  -v, --verbose          a summary line on stderr at exit\n"
 "  -V, --version          print the version and exit\n"
 "  -w, --worker=CMD       persistent workers running CMD under /bin/sh -c\n"
 "      --dry-run          command mode: print each task's command, run nothing\n"
 "      --envelope         replies are {\"result\": V} or {\"error\": V}\n"
 "      --halt=WHEN        never (default), soon,fail=N or now,fail=N (or P%)\n"
 "      --inflight=K       up to K tasks queued in one worker (default 1)\n"
+"      --joblog=FILE      a tab-separated line per finished task\n"
 "      --kill-after=SECS  SIGKILL this long after SIGTERM (default 2)\n"
 "      --max-line=BYTES   longest task or reply line (default 64M; K, M, G)\n"
 "      --max-output=BYTES command mode: stdout and stderr kept per task\n"
 "                         (default 64M; K, M, G)\n"
+"      --progress         a live progress line on stderr (a terminal)\n"
+"      --resume           with --joblog: skip tasks it records as finished\n"
+"      --resume-failed    with --joblog: skip tasks it records as succeeded\n"
 "      --retries=N        run a failed task up to N more times (default 0)\n"
 "      --window=N         at most N tasks read but not printed (default 1024)\n"
 "\n"
@@ -232,7 +249,7 @@ main(int argc, char **argv)
 	cfg.kill_after = KILL_AFTER;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:0a:hj:Lo:P:r:t:uVw:", longopts,
+	while ((ch = getopt_long(argc, argv, "+:0a:hj:Lo:P:r:t:uVvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '0':
@@ -274,6 +291,21 @@ main(int argc, char **argv)
 		case 'V':
 			printf("ppool %s\n", PACKAGE_VERSION);
 			return EXIT_ALL_OK;
+		case 'v':
+			cfg.verbose = 1;
+			break;
+		case OPT_JOBLOG:
+			cfg.joblog = optarg;
+			break;
+		case OPT_PROGRESS:
+			cfg.progress = 1;
+			break;
+		case OPT_RESUME:
+			cfg.resume = 1;
+			break;
+		case OPT_RESUME_FAILED:
+			cfg.resume = cfg.resume_failed = 1;
+			break;
 		case 'w':
 			cfg.worker_cmd = optarg;
 			break;
@@ -323,6 +355,8 @@ main(int argc, char **argv)
 
 	if (argc > 0)
 		cfg.command = argv;
+	if (cfg.resume && cfg.joblog == NULL)
+		usage_error("--resume and --resume-failed need --joblog=FILE");
 	if (cfg.worker_cmd != NULL) {
 		if (argc > 0)
 			usage_error("unexpected argument '%s' with -w (quote "

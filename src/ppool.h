@@ -75,7 +75,14 @@ struct config {
 	enum halt_when		 halt;		/* --halt */
 	unsigned long		 halt_fail;	/* --halt ...,fail=N or P% */
 	int			 halt_percent;	/* halt_fail is a percentage */
+	const char		*joblog;	/* --joblog, or NULL */
+	int			 resume;	/* --resume or --resume-failed */
+	int			 resume_failed;	/* --resume-failed */
+	int			 progress;	/* --progress */
+	int			 verbose;	/* -v */
 };
+
+struct slot;
 
 /* buf.c */
 /*
@@ -118,6 +125,12 @@ struct argv {
 void	 argv_init(struct argv *);
 void	 argv_add(struct argv *, char *);
 void	 argv_free(struct argv *);
+
+/* joblog.c */
+void	 joblog_open(const struct config *);
+void	 joblog_close(void);
+int	 joblog_skip(const struct slot *);
+void	 joblog_write(const struct slot *);
 
 /* json.c */
 int	 json_check(const char *, size_t, size_t *);
@@ -190,6 +203,7 @@ int	 input_fd(void);
 int	 input_eof(void);
 int	 input_read(void);
 int	 input_next(struct slot *);
+uint64_t input_count(void);
 
 /* order.c */
 void	 order_init(size_t, int);
@@ -207,6 +221,13 @@ void	 output_record(struct slot *);
 ssize_t	 output_flush(void);
 int	 output_fd(void);
 void	 output_warn_task(const struct slot *);
+
+/* progress.c */
+void	 progress_init(const struct config *, double, uint64_t);
+double	 progress_due(void);
+void	 progress_update(double, uint64_t, uint64_t, unsigned, int);
+void	 progress_end(void);
+void	 progress_summary(double, uint64_t, uint64_t, uint64_t);
 
 /* resolve.c */
 enum job_kind {

@@ -1,0 +1,228 @@
+/* joblog.c: --joblog lines as tasks finish, and --resume from an earlier log. */
+
+#include "config.h"
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ppool.h"
+
+#define JOBLOG_HEADER	"Seq\tStart\tRuntime\tExit\tSignal\tAttempts\tWorker\tTask\n"
+
+/* What an earlier run's log says of one seq. */
+struct joblog_entry {
+	uint64_t	 hash;		/* of the escaped task text */
+	unsigned char	 seen;
+	unsigned char	 ok;
+};
+
+static struct {
+	const struct config	*cfg;
+	int			 fd;
+	struct joblog_entry	*old;		/* indexed by seq */
+	size_t			 nold;
+	int			 warned;	/* about a changed input */
+	struct buf		 line;
+} jl = { .fd = -1 };
+
+/* Append the task text with tabs, newlines and backslashes escaped. */
+static void
+joblog_escape(struct buf *b, const char *text, size_t len)
+{
+	size_t	 i, run = 0;
+
+	for (i = 0; i < len; i++) {
+		if (text[i] != '\\' && text[i] != '\t' && text[i] != '\n' &&
+		    text[i] != '\r')
+			continue;
+		buf_add(b, text + run, i - run);
+		run = i + 1;
+		buf_addc(b, '\\');
+		buf_addc(b, text[i] == '\t' ? 't' : text[i] == '\n' ? 'n' :
+		    text[i] == '\r' ? 'r' : '\\');
+	}
+	buf_add(b, text + run, len - run);
+}
+
+/* FNV-1a: enough to tell a changed task from the logged one. */
+static uint64_t
+joblog_hash(const char *p, size_t len)
+{
+	uint64_t	 h = 14695981039346656037ULL;
+
+	while (len-- > 0) {
+		h ^= (unsigned char)*p++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Remember one complete line of an earlier log. */
+static void
+joblog_remember(char *line, size_t len)
+{
+	char		*field[8], *end = line + len, *p = line;
+	unsigned long long seq;
+	size_t		 n = 0, want;
+
+	while (n < 7 && p < end) {
+		field[n++] = p;
+		if ((p = memchr(p, '\t', end - p)) == NULL)
+			return;
+		*p++ = '\0';
+	}
+	if (n < 7)
+		return;
+	field[7] = p;
+	errno = 0;
+	seq = strtoull(field[0], NULL, 10);
+	if (seq == 0 || errno != 0 || seq > (1ULL << 40))
+		return;	/* the header, or not ppool's */
+	if (seq >= jl.nold) {
+		want = jl.nold == 0 ? 1024 : jl.nold;
+		while (want <= seq)
+			want *= 2;
+		jl.old = xreallocarray(jl.old, want, sizeof *jl.old);
+		memset(jl.old + jl.nold, 0, (want - jl.nold) * sizeof *jl.old);
+		jl.nold = want;
+	}
+	jl.old[seq].seen = 1;
+	jl.old[seq].ok = strcmp(field[3], "0") == 0 &&
+	    strcmp(field[4], "0") == 0;
+	jl.old[seq].hash = joblog_hash(field[7], end - field[7]);
+}
+
+/* Read an earlier log; a torn last line (no newline) is ignored. */
+static void
+joblog_read(const char *path)
+{
+	struct buf	 b;
+	char		*line;
+	size_t		 len;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return;	/* the first run: nothing to resume */
+		err(EXIT_FATAL, "cannot read joblog %s", path);
+	}
+	buf_init(&b);
+	for (;;) {
+		n = buf_read(&b, fd, 64 * 1024);
+		if (n == -1 && errno != EINTR)
+			err(EXIT_FATAL, "cannot read joblog %s", path);
+		while ((line = buf_frame(&b, '\n', &len)) != NULL)
+			joblog_remember(line, len);
+		if (n == 0)
+			break;
+	}
+	close(fd);
+	buf_free(&b);
+}
+
+/* Open the joblog: afresh, or after reading it for --resume. */
+void
+joblog_open(const struct config *cfg)
+{
+	int	 flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+	off_t	 size;
+
+	jl.cfg = cfg;
+	buf_init(&jl.line);
+	if (cfg->joblog == NULL)
+		return;
+	if (cfg->resume)
+		joblog_read(cfg->joblog);
+	else
+		flags |= O_TRUNC;
+	if ((jl.fd = open(cfg->joblog, flags, 0666)) == -1)
+		err(EXIT_FATAL, "cannot open joblog %s", cfg->joblog);
+	if ((size = lseek(jl.fd, 0, SEEK_END)) == -1)
+		err(EXIT_FATAL, "cannot seek in joblog %s", cfg->joblog);
+	/* A line torn by a crash is ended, so the next one starts clean. */
+	if (size > 0) {
+		char	 last;
+
+		if (pread(jl.fd, &last, 1, size - 1) == 1 && last != '\n' &&
+		    write(jl.fd, "\n", 1) != 1)
+			err(EXIT_FATAL, "cannot write joblog %s", cfg->joblog);
+	}
+	if (size == 0 && write(jl.fd, JOBLOG_HEADER,
+	    sizeof JOBLOG_HEADER - 1) != sizeof JOBLOG_HEADER - 1)
+		err(EXIT_FATAL, "cannot write joblog %s", cfg->joblog);
+}
+
+/* Close the joblog. */
+void
+joblog_close(void)
+{
+	if (jl.fd != -1)
+		close(jl.fd);
+	jl.fd = -1;
+	free(jl.old);
+	jl.old = NULL;
+	buf_free(&jl.line);
+}
+
+/*
+ * With --resume, return 1 when the earlier log says the task is finished
+ * (--resume-failed: succeeded) and it is the same task text.
+ */
+int
+joblog_skip(const struct slot *s)
+{
+	const struct joblog_entry	*e;
+
+	if (!jl.cfg->resume || s->seq >= jl.nold || !jl.old[s->seq].seen)
+		return 0;
+	e = &jl.old[s->seq];
+	buf_reset(&jl.line);
+	joblog_escape(&jl.line, buf_head(&s->task), buf_used(&s->task));
+	if (e->hash != joblog_hash(jl.line.data, jl.line.len)) {
+		if (!jl.warned)
+			warnx("task %llu differs from the one in %s: the input "
+			    "changed, so it runs again (and so may others)",
+			    (unsigned long long)s->seq, jl.cfg->joblog);
+		jl.warned = 1;
+		return 0;
+	}
+	return jl.cfg->resume_failed ? e->ok : 1;
+}
+
+/* Append the line of a task that finished, in one write. */
+void
+joblog_write(const struct slot *s)
+{
+	struct timespec	 ts;
+	double		 start;
+	ssize_t		 n;
+
+	if (jl.fd == -1)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	start = ts.tv_sec + ts.tv_nsec / 1e9 - s->ms / 1000.0;
+	buf_reset(&jl.line);
+	buf_printf(&jl.line, "%llu\t%.3f\t%.3f\t%d\t%d\t%u\t",
+	    (unsigned long long)s->seq, start, s->ms / 1000.0,
+	    jl.cfg->worker_cmd != NULL ? (s->attempts == 0 ? -1 : !s->ok) :
+	    s->exit_code, s->term_sig, s->attempts);
+	if (s->worker > 0)
+		buf_printf(&jl.line, "%ld", (long)s->worker);
+	else
+		buf_addc(&jl.line, '-');
+	buf_addc(&jl.line, '\t');
+	joblog_escape(&jl.line, buf_head(&s->task), buf_used(&s->task));
+	buf_addc(&jl.line, '\n');
+	n = write(jl.fd, jl.line.data, jl.line.len);
+	if (n != (ssize_t)jl.line.len && !jl.warned) {
+		warn("cannot write joblog %s", jl.cfg->joblog);
+		jl.warned = 1;
+	}
+}
