@@ -60,23 +60,14 @@ buf_reserve(struct buf *b, size_t n)
 	b->cap = want;
 }
 
-/* Append n bytes. */
+/* Append n bytes: the slow path of buf_add, when room must be made. */
 void
-buf_add(struct buf *b, const void *p, size_t n)
+buf_add_slow(struct buf *b, const void *p, size_t n)
 {
 	buf_reserve(b, n);
 	if (n > 0)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-/* Append one byte. */
-void
-buf_addc(struct buf *b, char c)
-{
-	buf_reserve(b, 1);
-	b->data[b->len++] = c;
 	b->data[b->len] = '\0';
 }
 
@@ -87,16 +78,27 @@ buf_addstr(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
-/* Append an unsigned integer in decimal, without printf's cost. */
+/* Append an unsigned integer in decimal, two digits at a time. */
 void
 buf_add_uint(struct buf *b, uint64_t v)
 {
-	char	 tmp[24], *p = tmp + sizeof tmp;
+	static const char	 pairs[] =
+	    "00010203040506070809101112131415161718192021222324252627282930"
+	    "31323334353637383940414243444546474849505152535455565758596061"
+	    "62636465666768697071727374757677787980818283848586878889909192"
+	    "939495969798990";
+	char			 tmp[24], *p = tmp + sizeof tmp;
 
-	do {
-		*--p = '0' + v % 10;
-		v /= 10;
-	} while (v != 0);
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, pairs + (v % 100) * 2, 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, pairs + v * 2, 2);
+	} else
+		*--p = '0' + v;
 	buf_add(b, p, tmp + sizeof tmp - p);
 }
 

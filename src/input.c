@@ -101,7 +101,8 @@ input_blank(const char *line, size_t len)
 	if (in.cfg->input_format != INPUT_JSON)
 		return len == 0;
 	for (i = 0; i < len; i++) {
-		if (strchr(" \t\r\n", line[i]) == NULL || line[i] == '\0')
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' &&
+		    line[i] != '\n')
 			return 0;
 	}
 	return 1;

@@ -479,10 +479,11 @@ json_trim(const char *text, size_t len, size_t *off, size_t *vlen)
 {
 	size_t	 a = 0, b = len;
 
-	while (a < b && strchr(" \t\r\n", text[a]) != NULL && text[a] != '\0')
+	while (a < b && (text[a] == ' ' || text[a] == '\t' ||
+	    text[a] == '\r' || text[a] == '\n'))
 		a++;
-	while (b > a && strchr(" \t\r\n", text[b - 1]) != NULL &&
-	    text[b - 1] != '\0')
+	while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' ||
+	    text[b - 1] == '\r' || text[b - 1] == '\n'))
 		b--;
 	*off = a;
 	*vlen = b - a;

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <pipeline.h>
 
@@ -101,8 +102,7 @@ void	 buf_init(struct buf *);
 void	 buf_free(struct buf *);
 void	 buf_reset(struct buf *);
 void	 buf_reserve(struct buf *, size_t);
-void	 buf_add(struct buf *, const void *, size_t);
-void	 buf_addc(struct buf *, char);
+void	 buf_add_slow(struct buf *, const void *, size_t);
 void	 buf_addstr(struct buf *, const char *);
 void	 buf_add_uint(struct buf *, uint64_t);
 void	 buf_printf(struct buf *, const char *, ...)
@@ -114,6 +114,25 @@ ssize_t	 buf_read(struct buf *, int, size_t);
 ssize_t	 buf_write(struct buf *, int);
 #define buf_used(b)	((b)->len - (b)->off)
 #define buf_head(b)	((b)->data + (b)->off)
+
+/* Append n bytes; inline, as records are built from many small pieces. */
+static inline void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len > n) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else
+		buf_add_slow(b, p, n);
+}
+
+/* Append one byte. */
+static inline void
+buf_addc(struct buf *b, char c)
+{
+	buf_add(b, &c, 1);
+}
 
 /* argv.c */
 /* A NULL-terminated array of strings it owns. */
