@@ -58,6 +58,7 @@ buf_reserve(struct buf *b, size_t n)
 		want *= 2;
 	b->data = xreallocarray(b->data, want, 1);
 	b->cap = want;
+	b->data[b->len] = '\0';
 }
 
 /* Append n bytes: the slow path of buf_add, when room must be made. */
