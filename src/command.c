@@ -332,21 +332,28 @@ fail:
 static int
 command_capture(int fd, struct buf *b, int *truncated, size_t cap)
 {
-	char	 sink[COMMAND_CHUNK];
+	char	 chunk[COMMAND_CHUNK];
 	ssize_t	 n;
 	size_t	 room = cap > b->len ? cap - b->len : 0;
 
-	if (room == 0) {
-		do
-			n = read(fd, sink, sizeof sink);
-		while (n == -1 && errno == EINTR);
-		if (n > 0)
-			*truncated = 1;
-	} else
-		n = buf_read(b, fd, room < COMMAND_CHUNK ? room : COMMAND_CHUNK);
+	/*
+	 * Read into the stack and keep only what came: a slot's buffer
+	 * grown to the chunk size for every task would make every later
+	 * fork copy the page tables of a thousand idle buffers.
+	 */
+	do
+		n = read(fd, chunk, sizeof chunk);
+	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EAGAIN)
 		return 1;
-	return n > 0 ? 2 : 0;
+	if (n <= 0)
+		return 0;
+	if ((size_t)n > room) {
+		*truncated = 1;
+		n = room;
+	}
+	buf_add(b, chunk, n);
+	return 2;
 }
 
 /*

@@ -18,6 +18,9 @@
 
 #include "ppool.h"
 
+/* Bytes a free slot may keep allocated in each of its buffers. */
+#define SLOT_KEEP	(16 * 1024)
+
 /* Descriptors ppool keeps for itself besides the workers'. */
 #define FD_RESERVE	16
 /* Descriptors one worker or command costs ppool: pipes, pidfd, stdin. */
@@ -348,6 +351,10 @@ loop_print(void)
 		if (!L.stdout_gone)
 			output_record(s);
 		task_clear(s);
+		/* A big task or output is not kept for the slot's next task. */
+		buf_shrink(&s->task, SLOT_KEEP);
+		buf_shrink(&s->reply, SLOT_KEEP);
+		buf_shrink(&s->errout, SLOT_KEEP);
 		s->state = SLOT_FREE;
 		s->next = L.free;
 		L.free = s;
