@@ -75,9 +75,20 @@ wait_until() {
 	done
 }
 
-# no_marker_process: true when no process of this test is left.
+# live_marker_pids: pids of this test's processes that still run.  Zombies
+# are dead: here PID 1 (the sandbox's init) may take its time reaping the
+# orphans it inherits, and a zombie holds no resource a user would miss.
+live_marker_pids() {
+	local pid state
+	for pid in $(pgrep -f "$MARKER"); do
+		state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) || continue
+		[[ $state == Z || $state == X ]] || echo "$pid"
+	done
+}
+
+# no_marker_process: true when no process of this test is left running.
 no_marker_process() {
-	! pgrep -f "$MARKER" >/dev/null
+	[[ -z $(live_marker_pids) ]]
 }
 
 # assert_no_process_left [SECS]: no process carrying the marker remains.
@@ -91,7 +102,7 @@ assert_no_process_left() {
 		return 0
 	fi
 	echo "processes left behind:" >&2
-	ps -o pid,ppid,stat,args -p "$(pgrep -d, -f "$MARKER")" >&2 || true
+	ps -o pid,ppid,stat,args -p "$(live_marker_pids | paste -sd,)" >&2 || true
 	return 1
 }
 
