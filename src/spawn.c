@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <err.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -115,6 +116,9 @@ spawn_pipe(int fds[2], int ours)
 	return -1;
 }
 
+/* How many times to yield while a pipeline's stages join one group. */
+#define SPAWN_SPIN	1000000L
+
 /* What the child of one pipeline stage needs to know before exec. */
 struct spawn_hook {
 	pipeline	*p;
@@ -134,6 +138,8 @@ spawn_child_setup(void *data)
 {
 	struct spawn_hook	*h = data;
 	sigset_t		 none;
+	pid_t			 pgid;
+	long			 tries;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -143,7 +149,18 @@ spawn_child_setup(void *data)
 	signal(SIGHUP, SIG_DFL);
 	if (spawn_quiet_set)
 		unsetenv("PIPELINE_QUIET");
-	setpgid(0, h->stage == 0 ? 0 : pipeline_get_pid(h->p, 0));
+	if (h->stage == 0)
+		setpgid(0, 0);
+	else {
+		/*
+		 * Stage 0 may not have made its group yet; it cannot be gone,
+		 * since ppool reaps nothing until every stage has joined.
+		 */
+		pgid = pipeline_get_pid(h->p, 0);
+		for (tries = 0; setpgid(0, pgid) == -1 && errno == EPERM &&
+		    tries < SPAWN_SPIN; tries++)
+			sched_yield();
+	}
 	if (h->errfd != -1 && dup2(h->errfd, STDERR_FILENO) == -1)
 		_exit(127);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
@@ -165,6 +182,7 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd, pid_t *pids,
 {
 	struct spawn_hook	*hooks;
 	sigset_t		 chld, old;
+	long			 tries;
 	int			 i, n = pipeline_get_ncommands(p), saved = 0;
 
 	/*
@@ -211,6 +229,16 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd, pid_t *pids,
 		}
 		if (pidfds[i] == -1 && saved == 0)
 			saved = errno;
+	}
+	/*
+	 * Keep SIGCHLD blocked until every later stage has joined stage 0's
+	 * group: a stage 0 reaped too soon takes its group with it, and a
+	 * stage left outside would outlive a kill of the task.
+	 */
+	for (i = 1; i < n; i++) {
+		for (tries = 0; getpgid(pids[i]) != pids[0] &&
+		    tries < SPAWN_SPIN; tries++)
+			sched_yield();
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (saved == 0)
