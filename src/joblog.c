@@ -127,11 +127,14 @@ joblog_read(const char *path)
 	buf_free(&b);
 }
 
-/* Open the joblog: afresh, or after reading it for --resume. */
+/*
+ * Open the joblog: afresh, or after reading it for --resume.  It is opened
+ * for reading too, to see whether a crash left its last line torn.
+ */
 void
 joblog_open(const struct config *cfg)
 {
-	int	 flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+	int	 flags = O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC;
 	off_t	 size;
 
 	jl.cfg = cfg;

@@ -238,6 +238,9 @@ main(int argc, char **argv)
 	struct config	 cfg;
 	int		 ch;
 
+	/* err(3) and warn(3) speak as ppool, whatever the binary is called. */
+	program_invocation_short_name = "ppool";
+	program_invocation_name = "ppool";
 	memset(&cfg, 0, sizeof cfg);
 	cfg.input_format = INPUT_JSON;
 	cfg.output_format = OUTPUT_JSON;

@@ -72,7 +72,9 @@ progress_update(double now, uint64_t done, uint64_t failed, unsigned running,
 		memset(bar, '#', fill);
 		memset(bar + fill, '.', PROGRESS_BAR - fill);
 		bar[PROGRESS_BAR] = '\0';
-		if (rate > 0 && done < pg.total)
+		if (done >= pg.total)
+			progress_clock(eta, sizeof eta, 0);
+		else if (rate > 0)
 			progress_clock(eta, sizeof eta,
 			    (pg.total - done) / rate);
 		else

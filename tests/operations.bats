@@ -1,0 +1,392 @@
+#!/usr/bin/env bats
+# operations.bats: --joblog, --resume, --resume-failed, -v and --progress.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+load helpers
+
+# The helpers' teardown, run after this file's own cleaning.
+eval "helpers_$(declare -f teardown)"
+
+teardown() {
+	if [[ -n ${TMUX_SOCKET:-} ]]; then
+		tmux -S "$TMUX_SOCKET" kill-server 2>/dev/null || true
+	fi
+	helpers_teardown
+}
+
+HEADER=$'Seq\tStart\tRuntime\tExit\tSignal\tAttempts\tWorker\tTask'
+
+# joblog_has FILE N: FILE holds at least N task lines (after its header).
+joblog_has() {
+	[[ -e $1 ]] && (($(wc -l <"$1") >= $2 + 1))
+}
+
+# at_least_lines FILE N: FILE exists and has at least N lines.
+at_least_lines() {
+	[[ -e $1 ]] && (($(wc -l <"$1") >= $2))
+}
+
+# fields FILE COLS: columns COLS (cut -f) of FILE's task lines, sorted by seq.
+fields() {
+	tail -n +2 "$1" | sort -n -k1,1 | cut -f "$2"
+}
+
+# assert_joblog_line_shape FILE: every task line of FILE has 8 fields, the
+# numbers where numbers belong.
+assert_joblog_line_shape() {
+	local bad
+	bad=$(tail -n +2 "$1" | awk -F '\t' 'NF != 8 ||
+		$1 !~ /^[0-9]+$/ || $2 !~ /^[0-9]+\.[0-9][0-9][0-9]$/ ||
+		$3 !~ /^[0-9]+\.[0-9][0-9][0-9]$/ || $4 !~ /^-?[0-9]+$/ ||
+		$5 !~ /^[0-9]+$/ || $6 !~ /^[0-9]+$/')
+	[[ -z $bad ]] || fail "malformed joblog lines: $bad"
+}
+
+# seqs: the seqs of the records in $output, on one line.
+seqs() {
+	jqo .seq | tr '\n' ' '
+}
+
+# A command-mode task script, run as `sh task.sh MARKER MAX TASK`: appends
+# its task (a number) to "done" when it completes; tasks above MAX first
+# append to "started" and wait for the file "release".
+make_task_script() {
+	cat >task.sh <<'EOF'
+n=$3
+if [ "$n" -gt "$2" ]; then
+	echo "$n" >>started
+	while [ ! -e release ]; do sleep 0.05; done
+fi
+echo "$n" >>done
+EOF
+}
+
+@test "--joblog, command mode: exact header; exit, signal, attempts and '-' for the worker" {
+	printf '%s\n' 'exit 3' 'kill -TERM $$' 'echo ok' >in
+	run --separate-stderr ppool -L -j 1 --joblog=jl <in
+	assert_equal "$status" 2
+	assert_equal "$(head -n 1 jl)" "$HEADER"
+	assert_equal "$(wc -l <jl)" 4
+	assert_joblog_line_shape jl
+	# seq, exit, signal, attempts, worker, task
+	assert_equal "$(fields jl 1,4-8)" "$(printf '%s\t' 1 3 0 1 -)exit 3
+$(printf '%s\t' 2 -1 15 1 -)kill -TERM \$\$
+$(printf '%s\t' 3 0 0 1 -)echo ok"
+	# The start times are the times of this run.
+	local now start
+	now=$(date +%s)
+	for start in $(fields jl 2); do
+		((${start%.*} <= now && ${start%.*} >= now - 60)) || fail "start time $start (now $now)"
+	done
+}
+
+@test "--joblog, worker mode: the worker's pid, exit 0 or 1, signal 0" {
+	printf '%s\n' 1 2 3 4 >in
+	local w
+	w=$(worker 'while read x; do
+		if [ "$x" = 3 ]; then echo "{\"error\": \"three\"}"; else echo "{\"result\": $x}"; fi
+	done')
+	run --separate-stderr ppool -j 2 --envelope --joblog=jl -w "$w" <in
+	assert_equal "$status" 1
+	assert_equal "$(head -n 1 jl)" "$HEADER"
+	assert_equal "$(wc -l <jl)" 5
+	assert_joblog_line_shape jl
+	assert_equal "$(fields jl 1,4,5,6,8 | tr '\t\n' ', ')" '1,0,0,1,1 2,0,0,1,2 3,1,0,1,3 4,0,0,1,4 '
+	# The worker column is the pid the record names.
+	local s
+	for s in 1 2 3 4; do
+		assert_equal "$(awk -F '\t' -v s="$s" '$1 == s { print $7 }' jl)" "$(record "$s" | jq .worker)"
+	done
+}
+
+@test "--joblog --retries: the attempts column counts every run of the task" {
+	printf '%s\n' 'exit 4' 'echo ok' >in
+	run --separate-stderr ppool -L -j 1 --retries 2 --joblog=jl <in
+	assert_equal "$status" 1
+	assert_equal "$(fields jl 1,4,5,6 | tr '\t\n' ', ')" '1,4,0,3 2,0,0,1 '
+	assert_equal "$(wc -l <jl)" 3
+
+	# Worker mode: task 2 fails once, then succeeds.
+	local w
+	w=$(worker 'while read x; do
+		if [ "$x" = 2 ] && mkdir "$W/failed-once" 2>/dev/null; then
+			echo "{\"error\": \"once\"}"
+		else echo "{\"result\": $x}"; fi
+	done')
+	printf '%s\n' 1 2 3 >in
+	run --separate-stderr ppool -j 1 --envelope --retries 2 --joblog=jw -w "$w" <in
+	assert_success
+	assert_equal "$(fields jw 1,4,5,6 | tr '\t\n' ', ')" '1,0,0,1 2,0,0,2 3,0,0,1 '
+}
+
+@test "--joblog escapes the task text: a tab (-L), a newline and a backslash (-0) keep one line per task" {
+	printf 'a\tb\nplain\n' >in
+	run --separate-stderr ppool -L -o raw --joblog=jl -- true <in
+	assert_success
+	assert_equal "$(wc -l <jl)" 3
+	assert_equal "$(fields jl 8)" 'a\tb
+plain'
+	assert_joblog_line_shape jl
+
+	printf 'x\ny\\z\0two\r\0' >in0
+	run --separate-stderr ppool -0 -o raw --joblog=jl0 -- true <in0
+	assert_success
+	assert_equal "$(wc -l <jl0)" 3
+	assert_equal "$(fields jl0 8)" 'x\ny\\z
+two\r'
+	assert_joblog_line_shape jl0
+}
+
+@test "--joblog lines are written as tasks finish, not at exit" {
+	make_task_script
+	# Task 1 is quick; task 2 waits for the file "release".
+	printf '%s\n' 1 2 >in
+	"$PPOOL" -L -j 1 --joblog=jl -- sh task.sh "$MARKER" 1 <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 20 joblog_has jl 1
+	wait_until 20 at_least_lines started 1
+	# ppool still runs task 2, and task 1's line is already there.
+	kill -0 "$pid"
+	assert_equal "$(fields jl 1,4)" $'1\t0'
+	touch release
+	wait_exit "$pid" 20
+	assert_equal "$status" 0
+	assert_equal "$(fields jl 1 | tr '\n' ' ')" '1 2 '
+}
+
+@test "a run without --resume starts the joblog afresh" {
+	seq 5 >in
+	run --separate-stderr ppool -L -o raw --joblog=jl -- true <in
+	assert_success
+	assert_equal "$(wc -l <jl)" 6
+	printf '%s\n' 7 8 >in
+	run --separate-stderr ppool -L -o raw --joblog=jl -- true <in
+	assert_success
+	assert_equal "$(head -n 1 jl)" "$HEADER"
+	assert_equal "$(fields jl 1,8 | tr '\t\n' ', ')" '1,7 2,8 '
+	assert_equal "$(wc -l <jl)" 3
+}
+
+@test "SIGKILL halfway through a joblogged run, then --resume (command mode): every task runs exactly once" {
+	seq 20 >in
+	make_task_script
+	# Tasks 1-10 finish at once; 11 and up wait for "release".
+	"$PPOOL" -L -j 2 --joblog=jl -- sh task.sh "$MARKER" 10 <in >out1 2>err1 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 20 joblog_has jl 10
+	wait_until 20 at_least_lines started 2
+	assert_equal "$(sort -n started | tr '\n' ' ')" '11 12 '
+	kill -KILL "$pid"
+	wait_exit "$pid" 10
+	assert_equal "$status" 137
+	assert_no_process_left 10
+	assert_equal "$(fields jl 1 | tr '\n' ' ')" "$(seq 10 | tr '\n' ' ')"
+
+	touch release
+	run --separate-stderr timeout 30 "$PPOOL" -L -j 2 --joblog=jl --resume -- sh task.sh "$MARKER" 10 <in
+	assert_success
+	assert_records_valid
+	assert_equal "$(seqs)" "$(seq 11 20 | tr '\n' ' ')"
+	# Each task completed exactly once over the two runs.
+	assert_equal "$(sort -n done | tr '\n' ' ')" "$(seq 20 | tr '\n' ' ')"
+	assert_equal "$(fields jl 1 | tr '\n' ' ')" "$(seq 20 | tr '\n' ' ')"
+	assert_joblog_line_shape jl
+	assert_equal "$(head -n 1 jl)" "$HEADER"
+	assert_equal "$(grep -c '^Seq' jl)" 1
+}
+
+@test "SIGKILL halfway through a joblogged run, then --resume (worker mode): every task runs exactly once" {
+	seq 20 >in
+	local w
+	w=$(worker 'while read n; do
+		if [ "$n" -gt 10 ]; then
+			echo "$n" >>"$W/started"
+			while [ ! -e "$W/release" ]; do sleep 0.05; done
+		fi
+		echo "$n" >>"$W/done"
+		echo "$n"
+	done')
+	"$PPOOL" -j 2 --joblog=jl -w "$w" <in >out1 2>err1 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 20 joblog_has jl 10
+	wait_until 20 at_least_lines started 2
+	assert_equal "$(sort -n started | tr '\n' ' ')" '11 12 '
+	kill -KILL "$pid"
+	wait_exit "$pid" 10
+	assert_equal "$status" 137
+	assert_no_process_left 10
+	assert_equal "$(fields jl 1 | tr '\n' ' ')" "$(seq 10 | tr '\n' ' ')"
+
+	touch release
+	run --separate-stderr timeout 30 "$PPOOL" -j 2 --joblog=jl --resume -w "$w" <in
+	assert_success
+	assert_records_valid
+	assert_equal "$(seqs)" "$(seq 11 20 | tr '\n' ' ')"
+	assert_equal "$(jqo .result | tr '\n' ' ')" "$(seq 11 20 | tr '\n' ' ')"
+	assert_equal "$(sort -n done | tr '\n' ' ')" "$(seq 20 | tr '\n' ' ')"
+	assert_equal "$(fields jl 1 | tr '\n' ' ')" "$(seq 20 | tr '\n' ' ')"
+	assert_joblog_line_shape jl
+	assert_no_process_left
+}
+
+@test "a torn last line in the joblog is ignored, and ended with a newline before new lines" {
+	make_task_script
+	seq 10 >in
+	run --separate-stderr ppool -L -o raw --joblog=jl -- sh task.sh "$MARKER" 1000 <in
+	assert_success
+	# A crash in the middle of task 11's line.
+	printf '11\t17000' >>jl
+	rm done
+	seq 12 >in
+	run --separate-stderr ppool -L --joblog=jl --resume -- sh task.sh "$MARKER" 1000 <in
+	assert_success
+	assert_equal "$(seqs)" '11 12 '
+	assert_equal "$(sort -n done | tr '\n' ' ')" '11 12 '
+	# The file ends with a newline; the fragment is a line of its own,
+	# and the new lines are whole.
+	assert_equal "$(tail -c 1 jl | od -An -tx1 | tr -d ' \n')" 0a
+	assert_equal "$(sed -n 12p jl)" $'11\t17000'
+	assert_equal "$(wc -l <jl)" 14
+	assert_equal "$(tail -n 2 jl | awk -F '\t' 'NF == 8 { print $1 }' | sort -n | tr '\n' ' ')" '11 12 '
+	# A third run has nothing left to do.
+	rm done
+	run --separate-stderr ppool -L --joblog=jl --resume -- sh task.sh "$MARKER" 1000 <in
+	assert_success
+	assert_output ''
+	assert_file_not_exist done
+}
+
+@test "--resume-failed runs only the failed tasks again; --resume skips failed ones too" {
+	# Even tasks fail until the file "fixed" exists.
+	cat >t.sh <<'EOF'
+echo "$2" >>ran
+[ $(($2 % 2)) = 1 ] || [ -e fixed ]
+EOF
+	seq 6 >in
+	run --separate-stderr ppool -L --joblog=jl -- sh t.sh "$MARKER" <in
+	assert_equal "$status" 3
+	rm ran
+
+	# --resume: the failed tasks are finished too; nothing runs.
+	run --separate-stderr ppool -L --joblog=jl --resume -- sh t.sh "$MARKER" <in
+	assert_success
+	assert_output ''
+	assert_file_not_exist ran
+
+	# --resume-failed: tasks 2, 4 and 6 run again, and now succeed.
+	touch fixed
+	run --separate-stderr ppool -L --joblog=jl --resume-failed -- sh t.sh "$MARKER" <in
+	assert_success
+	assert_equal "$(seqs)" '2 4 6 '
+	assert_equal "$(jqo .ok | sort -u)" true
+	assert_equal "$(sort -n ran | tr '\n' ' ')" '2 4 6 '
+	assert_equal "$(wc -l <jl)" 10
+
+	# Once they succeeded, --resume-failed has nothing left to run.
+	rm ran
+	run --separate-stderr ppool -L --joblog=jl --resume-failed -- sh t.sh "$MARKER" <in
+	assert_success
+	assert_output ''
+	assert_file_not_exist ran
+}
+
+@test "--resume: a task whose input changed at a logged seq runs again, with one warning" {
+	printf '%s\n' a b c d >in
+	run --separate-stderr ppool -L -o raw --joblog=jl -- echo <in
+	assert_success
+	printf '%s\n' a X Y d e >in
+	run --separate-stderr ppool -L -o raw --joblog=jl --resume -- echo <in
+	assert_success
+	assert_output $'X\nY\ne'
+	assert_equal "$stderr" "ppool: task 2 differs from the one in jl: the input changed, so it runs again (and so may others)"
+	assert_equal "$(tail -n 3 jl | cut -f 1,8 | sort -n | tr '\t\n' ', ')" '2,X 3,Y 5,e '
+}
+
+@test "--resume or --resume-failed without --joblog: usage error 255" {
+	run --separate-stderr ppool -L --resume -- true <<<'x'
+	assert_equal "$status" 255
+	assert_output ''
+	[[ $stderr == *"--joblog"* ]] || fail "stderr: $stderr"
+	run --separate-stderr ppool -L --resume-failed -- true <<<'x'
+	assert_equal "$status" 255
+	assert_output ''
+	[[ $stderr == *"--joblog"* ]] || fail "stderr: $stderr"
+	assert_file_not_exist done
+}
+
+@test "skipped tasks print no record and do not count in the exit status" {
+	printf '%s\n' 'exit 1' 'true' 'exit 2' 'true' >in
+	run --separate-stderr ppool -L --joblog=jl <in
+	assert_equal "$status" 2
+	printf '%s\n' 'exit 1' 'true' 'exit 2' 'true' 'echo five' 'echo six' >in
+	run --separate-stderr ppool -L -v --joblog=jl --resume <in
+	assert_success
+	assert_equal "$(seqs)" '5 6 '
+	assert_equal "$(jqo -j .stdout)" $'five\nsix'
+	# -v counts the tasks of this run only.
+	[[ $stderr =~ (^|$'\n')"ppool: 2 tasks, 0 failed, 0 retried, " ]] || fail "stderr: $stderr"
+}
+
+@test "-v: a summary line on stderr at exit; none without -v" {
+	printf '%s\n' 'true' 'exit 1' 'true' 'true' 'true' >in
+	run --separate-stderr ppool -L -v --retries 1 -j 2 <in
+	assert_equal "$status" 1
+	assert_equal "$(grep -c '^ppool: .* tasks, ' <<<"$stderr")" 1
+	assert_regex "$(tail -n 1 <<<"$stderr")" \
+		'^ppool: 5 tasks, 1 failed, 1 retried, [0-9]+\.[0-9]{3} s, [0-9]+\.[0-9] tasks/s$'
+
+	printf '%s\n' 1 2 3 >in
+	run --separate-stderr ppool -v -w "$(cat_worker)" <in
+	assert_success
+	assert_regex "$stderr" '^ppool: 3 tasks, 0 failed, 0 retried, [0-9]+\.[0-9]{3} s, [0-9]+\.[0-9] tasks/s$'
+
+	run --separate-stderr ppool -w "$(cat_worker)" <in
+	assert_success
+	assert_equal "$stderr" ''
+	printf '%s\n' true true >in
+	run --separate-stderr ppool -L <in
+	assert_success
+	assert_equal "$stderr" ''
+}
+
+@test "--progress with stderr not a terminal: nothing on stderr" {
+	seq 20 >tasks
+	run --separate-stderr ppool --progress -a tasks -j 2 -o raw -- echo
+	assert_success
+	assert_equal "$stderr" ''
+	assert_equal "$(wc -l <<<"$output")" 20
+	run --separate-stderr ppool --progress -j 2 -w "$(cat_worker)" <tasks
+	assert_success
+	assert_equal "$stderr" ''
+}
+
+# pane_shows TEXT: the tmux pane shows TEXT.
+pane_shows() {
+	tmux -S "$TMUX_SOCKET" capture-pane -p -t ops | grep -qF -- "$1"
+}
+
+@test "--progress in a terminal: done, failed, running, a bar and D/T" {
+	command -v tmux >/dev/null || skip "tmux is not installed (apt-get install tmux)"
+	seq 20 >tasks
+	TMUX_SOCKET=$BATS_TEST_TMPDIR/tmux.sock
+	local cmd
+	cmd=$(printf '%q ' "$PPOOL" --progress -a "$BATS_TEST_TMPDIR/tasks" -j 2 -- sh -c 'sleep 0.05' "$MARKER")
+	tmux -S "$TMUX_SOCKET" -f /dev/null new-session -d -s ops -x 200 -y 10 \
+		"$cmd > /dev/null; echo finished; sleep 60" 3>&-
+	wait_until 30 pane_shows finished
+	local pane
+	pane=$(tmux -S "$TMUX_SOCKET" capture-pane -p -t ops)
+	local want
+	for want in 'ppool: ' ' done,' ' failed,' ' running,' '[####' '/20'; do
+		[[ $pane == *"$want"* ]] || fail "the pane lacks '$want': $pane"
+	done
+	# The last state: 20 done, a full bar, 20/20.
+	[[ $pane == *"ppool: 20 done, 0 failed, 0 running, "* ]] || fail "pane: $pane"
+	[[ $pane == *"[####################] 20/20"* ]] || fail "pane: $pane"
+}
