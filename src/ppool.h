@@ -119,7 +119,7 @@ ssize_t	 buf_write(struct buf *, int);
 static inline void
 buf_add(struct buf *b, const void *p, size_t n)
 {
-	if (b->cap - b->len > n) {
+	if (n > 0 && b->cap - b->len > n) {
 		memcpy(b->data + b->len, p, n);
 		b->len += n;
 		b->data[b->len] = '\0';
