@@ -18,12 +18,12 @@ _ppool_command_start()
 			echo $((i + 1))
 			return
 			;;
-		-w | --worker | --worker=* | -[0Lu]*w*)
+		-w | --worker | --worker=* | -[0Luv]*w*)
 			return
 			;;
-		-a | --input | -j | --jobs | -P | -o | --output | -r | --max-reqs | \
-		-t | --timeout | --inflight | --kill-after | --max-line | \
-		--max-output | --window | -[0Lu]*[ajPort])
+		-a | --input | -j | --jobs | -P | -o | --output | -r | --max-reqs | --joblog | \
+		-t | --timeout | --halt | --inflight | --kill-after | --max-line | \
+		--max-output | --retries | --window | -[0Luv]*[ajPort])
 			# The argument is the next word, or "=" and the word after it.
 			if [[ ${words[i + 1]} == = ]]; then
 				((i += 3))
@@ -35,6 +35,12 @@ _ppool_command_start()
 		-?*)
 			((i += 1))
 			[[ ${words[i]} == = ]] && ((i += 2))
+			continue
+			;;
+		=)
+			# The rest of an option's argument split at "=", as in
+			# --halt soon,fail=1: "soon,fail" "=" "1".
+			((i += 2))
 			continue
 			;;
 		*)
@@ -80,7 +86,7 @@ _ppool()
 	fi
 
 	case $prev in
-	-a | --input)
+	-a | --input | --joblog)
 		if declare -F _filedir >/dev/null; then
 			_filedir
 		else
@@ -93,6 +99,17 @@ _ppool()
 		COMPREPLY=($(compgen -W 'json raw' -- "$cur"))
 		return
 		;;
+	--halt)
+		COMPREPLY=($(compgen -W 'never soon,fail= now,fail=' -- "$cur"))
+		if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
+			compopt -o nospace 2>/dev/null
+		fi
+		return
+		;;
+	soon,fail | now,fail)
+		# --halt soon,fail=N (or P%): a number, nothing to offer.
+		return
+		;;
 	-w | --worker)
 		compopt -o filenames 2>/dev/null
 		if [[ $cur == */* ]]; then
@@ -103,17 +120,18 @@ _ppool()
 		return
 		;;
 	-j | --jobs | -P | -r | --max-reqs | -t | --timeout | --inflight | \
-	--kill-after | --max-line | --max-output | --window)
+	--kill-after | --max-line | --max-output | --retries | --window)
 		# A number: nothing to offer.
 		return
 		;;
 	esac
 
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W '-0 -a -h -j -L -o -P -r -t -u -V -w
-		    --dry-run --envelope --help --inflight= --input= --jobs=
-		    --kill-after= --lines --max-line= --max-output= --max-reqs=
-		    --null --output= --timeout= --unordered --version --window=
+		COMPREPLY=($(compgen -W '-0 -a -h -j -L -o -P -r -t -u -v -V -w
+		    --dry-run --envelope --halt= --help --inflight= --input= --jobs=
+		    --joblog= --kill-after= --lines --max-line= --max-output=
+		    --max-reqs= --null --output= --progress --resume --resume-failed
+		    --retries= --timeout= --unordered --verbose --version --window=
 		    --worker=' -- "$cur"))
 		if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
 			compopt -o nospace 2>/dev/null
@@ -123,7 +141,7 @@ _ppool()
 		local w
 		for w in "${words[@]:1:cword-1}"; do
 			case $w in
-			-w | --worker | --worker=* | -[0Lu]*w*) return ;;
+			-w | --worker | --worker=* | -[0Luv]*w*) return ;;
 			esac
 		done
 		compopt -o filenames 2>/dev/null

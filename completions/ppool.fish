@@ -20,9 +20,9 @@ function __fish_ppool_command
         if test "$t" = --
             printf '%s\n' $tokens[(math $i + 1)..-1] (commandline -ct)
             return 0
-        else if string match -qr -- '^(-w|--worker(=.*)?|-[0Lu]*w.*)$' $t
+        else if string match -qr -- '^(-w|--worker(=.*)?|-[0Luv]*w.*)$' $t
             return 1
-        else if string match -qr -- '^(-[0Lu]*[ajPort]|--(input|jobs|output|max-reqs|timeout|inflight|kill-after|max-line|max-output|window))$' $t
+        else if string match -qr -- '^(-[0Luv]*[ajPort]|--(input|jobs|output|timeout|halt|inflight|joblog|retries|window)|--kill-after|--max-line|--max-output|--max-reqs)$' $t
             set want_value 1
         else if string match -qr -- '^-.' $t
             continue
@@ -46,7 +46,9 @@ complete -c ppool -n $opt -s a -l input -r -F -d 'Read tasks from FILE instead o
 complete -c ppool -n $opt -l dry-run -d "Command mode: print each task's command, run nothing"
 complete -c ppool -n $opt -l envelope -d 'Worker mode: replies are {"result": V} or {"error": V}'
 complete -c ppool -n $opt -s h -l help -d 'Print usage and exit'
+complete -c ppool -n $opt -l halt -x -a 'never\t"Run every task (default)" soon,fail=\t"Start nothing more after N (or P%) failures" now,fail=\t"Also kill the running tasks"' -d 'Stop early when tasks fail'
 complete -c ppool -n $opt -l inflight -x -d 'Worker mode: tasks queued in one worker at once (default 1)'
+complete -c ppool -n $opt -l joblog -r -F -d 'Write a tab-separated line per finished task to FILE'
 complete -c ppool -n $opt -s j -l jobs -x -d 'At most N processes at once (default: online CPUs)'
 complete -c ppool -n $opt -l kill-after -x -d 'Seconds from SIGTERM to SIGKILL (default 2)'
 complete -c ppool -n $opt -s L -l lines -d 'Plain-text tasks, one per line'
@@ -54,9 +56,14 @@ complete -c ppool -n $opt -l max-line -x -d 'Longest task or reply line (default
 complete -c ppool -n $opt -l max-output -x -d 'Command mode: stdout and stderr kept per task (default 64M)'
 complete -c ppool -n $opt -s o -l output -x -a 'json\t"One JSON record per task" raw\t"Payloads only"' -d 'Output format'
 complete -c ppool -n $opt -s P -x -d 'Same as -j'
+complete -c ppool -n $opt -l progress -d 'A live progress line on stderr (a terminal)'
 complete -c ppool -n $opt -s r -l max-reqs -x -d 'Worker mode: retire a worker after N tasks (default 0, never)'
-complete -c ppool -n $opt -s t -l timeout -x -d 'Command mode: stop a task after SECS seconds'
+complete -c ppool -n $opt -l resume -d 'With --joblog: skip tasks it records as finished'
+complete -c ppool -n $opt -l resume-failed -d 'With --joblog: skip tasks it records as succeeded'
+complete -c ppool -n $opt -l retries -x -d 'Run a failed task up to N more times (default 0)'
+complete -c ppool -n $opt -s t -l timeout -x -d 'Stop a task after SECS seconds (default: no limit)'
 complete -c ppool -n $opt -s u -l unordered -d 'Print records in completion order'
+complete -c ppool -n $opt -s v -l verbose -d 'A summary line on stderr at exit'
 complete -c ppool -n $opt -s V -l version -d 'Print the version and exit'
 complete -c ppool -n $opt -s w -l worker -x -a '(__fish_complete_command)' -d 'Worker mode: persistent workers running CMD under /bin/sh -c'
 complete -c ppool -n $opt -l window -x -d 'Tasks read but not yet printed (default 1024)'

@@ -304,9 +304,15 @@ main(int argc, char **argv)
 			cfg.progress = 1;
 			break;
 		case OPT_RESUME:
+			if (cfg.resume_failed)
+				usage_error("--resume and --resume-failed "
+				    "exclude each other");
 			cfg.resume = 1;
 			break;
 		case OPT_RESUME_FAILED:
+			if (cfg.resume && !cfg.resume_failed)
+				usage_error("--resume and --resume-failed "
+				    "exclude each other");
 			cfg.resume = cfg.resume_failed = 1;
 			break;
 		case 'w':

@@ -1,0 +1,680 @@
+#!/usr/bin/env bats
+# control.bats: failure control and signals, in both modes: -t/--timeout and
+# --kill-after, --retries, --halt, SIGTERM/SIGINT, file-descriptor limits,
+# misbehaving workers.  Every test also checks that no process of the run is
+# left.  Signals are sent after an event (a file a task creates), never after
+# a fixed sleep, and no test asserts on timing.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+load helpers
+
+# The prefix of ppool's messages, whatever the name of the binary tested.
+PROG=ppool
+
+# marked PROG: print the path of a symlink to PROG (sleep, cat...) whose name
+# carries the test's marker, so that the processes it runs (grandchildren of
+# ppool, say) are found by assert_no_process_left too.
+marked() {
+	local link="$BATS_TEST_TMPDIR/$1-$MARKER"
+	[[ -e $link ]] || ln -s "$(command -v "$1")" "$link"
+	printf '%s' "$link"
+}
+
+# shtask SCRIPT [ARG]...: a command-mode task (JSON) running SCRIPT with
+# /bin/sh -c; $0 is the test's marker, $1... are the ARGs.
+shtask() {
+	local script=$1
+	shift
+	jq -nc --arg s "$script" --arg m "$MARKER" '{cmd: (["sh", "-c", $s, $m] + $ARGS.positional)}' \
+		--args "$@"
+}
+
+# signal_taken PID SIG: SIG is no longer pending for PID: its handler ran
+# (or ppool read it from a signalfd).
+signal_taken() {
+	local pnd shd bit=$((1 << ($2 - 1)))
+	pnd=$(awk '/^SigPnd:/ { print $2 }' "/proc/$1/status") || return 0
+	shd=$(awk '/^ShdPnd:/ { print $2 }' "/proc/$1/status") || return 0
+	(((0x$pnd & bit) == 0 && (0x$shd & bit) == 0))
+}
+
+# with_int CMD...: run CMD with SIGINT at its default disposition (bash
+# starts background jobs with SIGINT ignored, and an ignored signal stays
+# ignored across exec).
+with_int() {
+	if env --default-signal=INT true 2>/dev/null; then
+		exec env --default-signal=INT "$@"
+	fi
+	exec perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' "$@"
+}
+
+# Tasks that wait: task 1 logs "1" to got, creates "started" and waits for
+# "go"; the others log their number.  Command mode, then worker mode.
+held_tasks() {
+	{
+		shtask 'echo 1 >>got; : >started; while [ ! -e go ]; do sleep 0.05; done'
+		shtask 'echo 2 >>got'
+		shtask 'echo 3 >>got'
+	} >in
+}
+held_worker() {
+	worker 'while read x; do
+		echo "$x" >>"$W/got"
+		if [ "$x" = 1 ]; then
+			: >"$W/started"
+			while [ ! -e "$W/go" ]; do sleep 0.05; done
+		fi
+		echo "$x"
+	done'
+}
+
+# --- timeouts -------------------------------------------------------------
+
+@test "command mode -t: the task and its grandchildren are killed; 'timed out after 1 s', SIGTERM" {
+	local s
+	s=$(marked sleep)
+	{
+		shtask 'exit 0'
+		# A grandchild in the background, its pid in bgpid, then a child.
+		shtask 'sh -c "\"\$0\" 100 & echo \$! >bgpid; \"\$0\" 100" "$1"' "$s"
+		shtask 'exit 0'
+	} >in
+	run --separate-stderr ppool -j 2 -t 1 <in
+	assert_equal "$status" 1
+	assert_records_valid
+	assert_seqs_in_order 3
+	assert_equal "$(record 2 | jq -c '[.ok, .error, .exit, .signal, .attempts]')" \
+		'[false,"timed out after 1 s",null,"SIGTERM",1]'
+	assert_equal "$(jqo -c 'select(.seq != 2) | .ok' | sort -u)" true
+	assert_file_exists bgpid
+	exited "$(cat bgpid)" || fail "the background grandchild $(cat bgpid) is still running"
+	assert_no_process_left
+}
+
+@test "command mode: a task's \"timeout\" field overrides -t" {
+	local s
+	s=$(marked sleep)
+	{
+		shtask '"$1" 100' "$s" | jq -c '. + {timeout: 0.5}'
+		shtask 'exit 0' | jq -c '. + {timeout: 100}'
+	} >in
+	run --separate-stderr ppool -j 2 -t 100 <in
+	assert_equal "$status" 1
+	assert_seqs_in_order 2
+	assert_equal "$(record 1 | jq -c '[.ok, .error, .signal]')" '[false,"timed out after 0.5 s","SIGTERM"]'
+	assert_equal "$(record 2 | jq -c '[.ok, .exit]')" '[true,0]'
+	assert_no_process_left
+}
+
+@test "worker mode -t: the worker and its children are killed and replaced; later tasks succeed" {
+	local s w
+	s=$(marked sleep)
+	w=$(worker "while read x; do
+		if [ \"\$x\" = 2 ]; then
+			sh -c '\"\$0\" 100 & echo \$! >\"\$1\"; \"\$0\" 100' '$s' \"\$W/bgpid\"
+		fi
+		echo \"\$x\"
+	done")
+	seq 4 >in
+	run --separate-stderr ppool -j 1 -t 1 -w "$w" <in
+	assert_equal "$status" 1
+	assert_records_valid
+	assert_seqs_in_order 4
+	assert_equal "$(record 2 | jq -c '[.ok, .error, .attempts]')" '[false,"timed out after 1 s",1]'
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '1 3 4 '
+	assert_equal "$(record 2 | jq .worker)" "$(record 1 | jq .worker)"
+	assert_not_equal "$(record 3 | jq .worker)" "$(record 2 | jq .worker)"
+	assert_file_exists bgpid
+	exited "$(cat bgpid)" || fail "the worker's background grandchild $(cat bgpid) is still running"
+	assert_no_process_left
+}
+
+@test "command mode --kill-after: a task that ignores SIGTERM gets SIGKILL" {
+	local s
+	s=$(marked sleep)
+	{
+		shtask 'trap "" TERM; "$1" 100' "$s"
+		shtask 'exit 0'
+	} >in
+	run --separate-stderr ppool -j 2 -t 0.5 --kill-after 0.5 <in
+	assert_equal "$status" 1
+	assert_seqs_in_order 2
+	assert_equal "$(record 1 | jq -c '[.ok, .error, .exit, .signal]')" \
+		'[false,"timed out after 0.5 s",null,"SIGKILL"]'
+	assert_equal "$(record 2 | jq .ok)" true
+	assert_no_process_left
+}
+
+@test "worker mode --kill-after: a worker that ignores SIGTERM gets SIGKILL and is replaced" {
+	local s w
+	s=$(marked sleep)
+	w=$(worker "trap '' TERM
+	while read x; do [ \"\$x\" = 1 ] && '$s' 100; echo \"\$x\"; done")
+	seq 3 >in
+	run --separate-stderr ppool -j 1 -t 0.5 --kill-after 0.5 -w "$w" <in
+	assert_equal "$status" 1
+	assert_seqs_in_order 3
+	assert_equal "$(record 1 | jq -c '[.ok, .error]')" '[false,"timed out after 0.5 s"]'
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '2 3 '
+	assert_not_equal "$(record 2 | jq .worker)" "$(record 1 | jq .worker)"
+	assert_no_process_left
+}
+
+@test "worker mode -t --inflight 3: the tasks queued behind a timed-out task say why their worker died" {
+	local s w
+	s=$(marked sleep)
+	w=$(worker "while read x; do [ \"\$x\" = 1 ] && '$s' 100; echo \"\$x\"; done")
+	seq 5 >in
+	run --separate-stderr ppool -j 1 --inflight 3 -t 1 -w "$w" <in
+	assert_equal "$status" 3
+	assert_records_valid
+	assert_seqs_in_order 5
+	assert_equal "$(record 1 | jq -c '[.ok, .error]')" '[false,"timed out after 1 s"]'
+	assert_equal "$(record 2 | jq -c '[.ok, .error]')" '[false,"worker killed: task 1 timed out after 1 s"]'
+	assert_equal "$(record 3 | jq -c '[.ok, .error]')" '[false,"worker killed: task 1 timed out after 1 s"]'
+	assert_equal "$(jqo -c 'select(.seq <= 3) | .worker' | sort -u | wc -l)" 1
+	assert_equal "$(jqo -c 'select(.seq > 3) | [.ok, .result]' | tr '\n' ' ')" '[true,4] [true,5] '
+	assert_not_equal "$(record 4 | jq .worker)" "$(record 1 | jq .worker)"
+	assert_no_process_left
+}
+
+@test "command mode -t --retries 1: a task that timed out runs again" {
+	local s
+	s=$(marked sleep)
+	# The first attempt hangs, the second succeeds.
+	shtask 'echo x >>count; [ "$(wc -l <count)" -ge 2 ] || "$1" 100' "$s" >in
+	run --separate-stderr ppool -t 1 --retries 1 <in
+	assert_success
+	assert_equal "$(jqo -c '[.seq, .ok, .attempts, .exit]')" '[1,true,2,0]'
+	assert_equal "$(wc -l <count)" 2
+	assert_no_process_left
+}
+
+@test "worker mode -t --retries 1: a task that timed out runs again on another worker" {
+	local s w
+	s=$(marked sleep)
+	w=$(worker "while read x; do
+		if [ \"\$x\" = 1 ] && mkdir \"\$W/once\" 2>/dev/null; then
+			echo \$\$ >\"\$W/slowpid\"; '$s' 100
+		fi
+		echo \"\$x\"
+	done")
+	seq 2 >in
+	run --separate-stderr ppool -j 1 -t 1 --retries 1 -w "$w" <in
+	assert_success
+	assert_seqs_in_order 2
+	assert_equal "$(record 1 | jq -c '[.ok, .result, .attempts]')" '[true,1,2]'
+	assert_not_equal "$(record 1 | jq .worker)" "$(cat slowpid)"
+	assert_no_process_left
+}
+
+# --- retries --------------------------------------------------------------
+
+@test "command mode --retries: fails twice then succeeds (attempts 3); always fails (attempts N+1)" {
+	{
+		shtask 'echo x >>count1; [ "$(wc -l <count1)" -ge 3 ]'
+		shtask 'echo x >>count2; exit 4'
+		shtask 'echo x >>count3'
+	} >in
+	run --separate-stderr ppool -j 2 --retries 3 <in
+	assert_equal "$status" 1
+	assert_records_valid
+	assert_seqs_in_order 3
+	assert_equal "$(record 1 | jq -c '[.ok, .attempts, .exit]')" '[true,3,0]'
+	assert_equal "$(record 2 | jq -c '[.ok, .attempts, .exit, .error]')" '[false,4,4,"exited with status 4"]'
+	assert_equal "$(record 3 | jq -c '[.ok, .attempts]')" '[true,1]'
+	assert_equal "$(wc -l <count1) $(wc -l <count2) $(wc -l <count3)" "3 4 1"
+	assert_no_process_left
+}
+
+@test "worker mode --retries: fails twice then succeeds (attempts 3); always fails (attempts N+1)" {
+	local w
+	w=$(worker 'while read x; do
+		echo x >>"$W/count$x"
+		n=$(wc -l <"$W/count$x")
+		if [ "$x" = 1 ] && [ "$n" -lt 3 ] || [ "$x" = 2 ]; then
+			echo "{\"error\": \"no $n\"}"
+		else
+			echo "{\"result\": $x}"
+		fi
+	done')
+	seq 3 >in
+	run --separate-stderr ppool -j 2 --envelope --retries 3 -w "$w" <in
+	assert_equal "$status" 1
+	assert_records_valid
+	assert_seqs_in_order 3
+	assert_equal "$(record 1 | jq -c '[.ok, .result, .attempts]')" '[true,1,3]'
+	assert_equal "$(record 2 | jq -c '[.ok, .error, .attempts]')" '[false,"no 4",4]'
+	assert_equal "$(record 3 | jq -c '[.ok, .result, .attempts]')" '[true,3,1]'
+	assert_equal "$(wc -l <count1) $(wc -l <count2) $(wc -l <count3)" "3 4 1"
+	assert_no_process_left
+}
+
+@test "command mode --retries: a retry goes to the front of the queue" {
+	{
+		shtask 'echo 1 >>log; [ "$(grep -c 1 log)" -ge 2 ]'
+		shtask 'echo 2 >>log'
+		shtask 'echo 3 >>log'
+	} >in
+	run --separate-stderr ppool -j 1 --retries 1 <in
+	assert_success
+	assert_seqs_in_order 3
+	assert_equal "$(record 1 | jq .attempts)" 2
+	assert_equal "$(tr '\n' ' ' <log)" '1 1 2 3 '
+	assert_no_process_left
+}
+
+@test "worker mode --retries -j 2: a retry goes to another worker than the one that failed it" {
+	local w
+	# The worker that first gets task 3 dies holding it.
+	w=$(worker 'while read x; do
+		if [ "$x" = 3 ] && mkdir "$W/once" 2>/dev/null; then echo $$ >"$W/failpid"; exit 3; fi
+		echo "$x"
+	done')
+	seq 6 >in
+	run --separate-stderr ppool -j 2 --retries 1 -w "$w" <in
+	assert_success
+	assert_records_valid
+	assert_seqs_in_order 6
+	assert_equal "$(jqo -c '[.ok, .result]' | tr '\n' ' ')" \
+		'[true,1] [true,2] [true,3] [true,4] [true,5] [true,6] '
+	assert_equal "$(record 3 | jq .attempts)" 2
+	assert_not_equal "$(record 3 | jq .worker)" "$(cat failpid)"
+	assert_equal "$(jqo 'select(.seq != 3) | .attempts' | sort -u)" 1
+	assert_no_process_left
+}
+
+@test "worker mode --retries -j 1: the worker that failed a task is retired, a fresh one retries it" {
+	local w
+	# Task 2's first attempt gets an --envelope error; the worker lives on,
+	# but must not get the retry.
+	w=$(worker 'echo $$ >>"$W/starts"
+	while read x; do
+		if [ "$x" = 2 ] && mkdir "$W/once" 2>/dev/null; then
+			echo $$ >"$W/failpid"; echo "{\"error\": \"once\"}"
+		else
+			echo "{\"result\": $x}"
+		fi
+	done')
+	seq 3 >in
+	run --separate-stderr ppool -j 1 --envelope --retries 1 -w "$w" <in
+	assert_success
+	assert_seqs_in_order 3
+	assert_equal "$(record 2 | jq -c '[.ok, .result, .attempts]')" '[true,2,2]'
+	assert_equal "$(record 1 | jq .worker)" "$(cat failpid)"
+	assert_not_equal "$(record 2 | jq .worker)" "$(cat failpid)"
+	assert_equal "$(record 3 | jq .worker)" "$(record 2 | jq .worker)"
+	assert_equal "$(wc -l <starts)" 2
+	assert_no_process_left
+}
+
+@test "command mode --retries: no retry of a task that could not run (command not found, bad cwd, invalid JSON)" {
+	{
+		jq -nc --arg m "$MARKER" '{cmd: ["./no-such-program-\($m)"]}'
+		shtask 'echo x >>count' | jq -c '. + {cwd: "./no-such-dir"}'
+		echo '{"cmd": ["true"'
+		shtask 'exit 0'
+	} >in
+	run --separate-stderr ppool -j 1 --retries 3 <in
+	assert_equal "$status" 3
+	assert_records_valid
+	assert_seqs_in_order 4
+	assert_equal "$(record 1 | jq -c '[.ok, .exit, .attempts]')" '[false,127,1]'
+	[[ $(record 1 | jq -r .error) == *": command not found" ]] || fail "record: $(record 1)"
+	assert_equal "$(record 2 | jq -c '[.ok, .attempts]')" '[false,1]'
+	assert_equal "$(record 3 | jq -c '[.ok, .attempts]')" '[false,0]'
+	[[ $(record 3 | jq -r .error) == "invalid JSON at byte "* ]] || fail "record: $(record 3)"
+	assert_equal "$(record 4 | jq -c '[.ok, .attempts]')" '[true,1]'
+	assert_file_not_exists count
+	assert_no_process_left
+}
+
+@test "worker mode --retries: no retry of an invalid JSON task" {
+	printf '%s\n' 1 '{"a": ' 3 >in
+	run --separate-stderr ppool -j 1 --retries 3 -w "$(cat_worker)" <in
+	assert_equal "$status" 1
+	assert_seqs_in_order 3
+	assert_equal "$(record 2 | jq -c '[.ok, .attempts]')" '[false,0]'
+	[[ $(record 2 | jq -r .error) == "invalid JSON at byte "* ]] || fail "record: $(record 2)"
+	assert_equal "$(jqo -c 'select(.ok) | [.result, .attempts]' | tr '\n' ' ')" '[1,1] [3,1] '
+	assert_no_process_left
+}
+
+# --- halt -----------------------------------------------------------------
+
+@test "command mode --halt soon,fail=1 -j 1: nothing starts after the failure, later tasks have no record" {
+	{
+		shtask 'echo 1 >>ran'
+		shtask 'echo 2 >>ran; exit 3'
+		shtask 'echo 3 >>ran'
+		shtask 'echo 4 >>ran'
+	} >in
+	run --separate-stderr ppool -j 1 --halt soon,fail=1 <in
+	assert_equal "$status" 1
+	assert_records_valid
+	assert_seqs_in_order 2
+	assert_equal "$(record 2 | jq -c '[.ok, .exit]')" '[false,3]'
+	assert_equal "$(tr '\n' ' ' <ran)" '1 2 '
+	assert_equal "$stderr" "$PROG: --halt: 1 of 2 finished tasks failed; waiting for the running ones, starting no more"
+	assert_no_process_left
+}
+
+@test "worker mode --halt soon,fail=1 -j 1: nothing is sent after the failure, later tasks have no record" {
+	local w
+	w=$(worker 'while read x; do
+		echo "$x" >>"$W/got"
+		if [ "$x" = 2 ]; then echo "{\"error\": \"no\"}"; else echo "{\"result\": $x}"; fi
+	done')
+	seq 5 >in
+	run --separate-stderr ppool -j 1 --envelope --halt soon,fail=1 -w "$w" <in
+	assert_equal "$status" 1
+	assert_seqs_in_order 2
+	assert_equal "$(record 2 | jq -c '[.ok, .error]')" '[false,"no"]'
+	assert_equal "$(tr '\n' ' ' <got)" '1 2 '
+	assert_equal "$stderr" "$PROG: --halt: 1 of 2 finished tasks failed; waiting for the running ones, starting no more"
+	assert_no_process_left
+}
+
+@test "command mode --halt now,fail=1 -j 2: the running task is killed, its record says so" {
+	local s
+	s=$(marked sleep)
+	{
+		shtask ': >started; "$1" 100' "$s"
+		shtask 'while [ ! -e started ]; do sleep 0.05; done; exit 3'
+		shtask 'echo 3 >>ran'
+		shtask 'echo 4 >>ran'
+	} >in
+	run --separate-stderr ppool -j 2 --halt now,fail=1 <in
+	assert_equal "$status" 2
+	assert_records_valid
+	assert_seqs_in_order 2
+	assert_equal "$(record 1 | jq -c '[.ok, .error, .exit, .signal]')" \
+		'[false,"stopped by --halt now",null,"SIGTERM"]'
+	assert_equal "$(record 2 | jq -c '[.ok, .exit]')" '[false,3]'
+	assert_file_not_exists ran
+	assert_equal "$stderr" "$PROG: --halt: 1 of 1 finished tasks failed; killing the running ones"
+	assert_no_process_left
+}
+
+@test "worker mode --halt now,fail=1 -j 2: the busy worker is killed, its task's record says so" {
+	local s w
+	s=$(marked sleep)
+	w=$(worker "while read x; do
+		echo \"\$x\" >>\"\$W/got\"
+		case \$x in
+		1) : >\"\$W/started\"; '$s' 100 ;;
+		2) while [ ! -e \"\$W/started\" ]; do sleep 0.05; done; echo '{\"error\": \"no\"}'; continue ;;
+		esac
+		echo \"{\\\"result\\\": \$x}\"
+	done")
+	seq 5 >in
+	run --separate-stderr ppool -j 2 --envelope --halt now,fail=1 -w "$w" <in
+	assert_equal "$status" 2
+	assert_seqs_in_order 2
+	assert_equal "$(record 1 | jq -c '[.ok, .error]')" '[false,"worker killed: stopped by --halt now"]'
+	assert_equal "$(record 2 | jq -c '[.ok, .error]')" '[false,"no"]'
+	assert_equal "$(sort got | tr '\n' ' ')" '1 2 '
+	assert_equal "$stderr" "$PROG: --halt: 1 of 1 finished tasks failed; killing the running ones"
+	assert_no_process_left
+}
+
+@test "command mode --halt soon,fail=50%: halts once 3 or more finished and half failed" {
+	# ok, fail (1 of 2: too few finished), ok (1 of 3), fail (2 of 4: halt).
+	{
+		shtask 'echo 1 >>ran'
+		shtask 'echo 2 >>ran; exit 1'
+		shtask 'echo 3 >>ran'
+		shtask 'echo 4 >>ran; exit 1'
+		shtask 'echo 5 >>ran'
+		shtask 'echo 6 >>ran'
+	} >in
+	run --separate-stderr ppool -j 1 --halt soon,fail=50% <in
+	assert_equal "$status" 2
+	assert_seqs_in_order 4
+	assert_equal "$(jqo -c .ok | tr '\n' ' ')" 'true false true false '
+	assert_equal "$(tr '\n' ' ' <ran)" '1 2 3 4 '
+	assert_equal "$stderr" "$PROG: --halt: 2 of 4 finished tasks failed; waiting for the running ones, starting no more"
+	assert_no_process_left
+}
+
+@test "worker mode --halt soon,fail=50%: halts once 3 or more finished and half failed" {
+	local w
+	w=$(worker 'while read x; do
+		echo "$x" >>"$W/got"
+		if [ $((x % 2)) = 0 ] && [ "$x" -le 4 ]; then echo "{\"error\": \"no\"}"; else echo "{\"result\": $x}"; fi
+	done')
+	seq 6 >in
+	run --separate-stderr ppool -j 1 --envelope --halt soon,fail=50% -w "$w" <in
+	assert_equal "$status" 2
+	assert_seqs_in_order 4
+	assert_equal "$(jqo -c .ok | tr '\n' ' ')" 'true false true false '
+	assert_equal "$(tr '\n' ' ' <got)" '1 2 3 4 '
+	assert_equal "$stderr" "$PROG: --halt: 2 of 4 finished tasks failed; waiting for the running ones, starting no more"
+	assert_no_process_left
+}
+
+@test "--halt counts final failures: a task that succeeds on retry does not halt the run" {
+	{
+		shtask 'echo 1 >>ran; [ "$(grep -c 1 ran)" -ge 2 ]'
+		shtask 'echo 2 >>ran'
+		shtask 'echo 3 >>ran'
+	} >in
+	run --separate-stderr ppool -j 1 --retries 1 --halt now,fail=1 <in
+	assert_success
+	assert_seqs_in_order 3
+	assert_equal "$(jqo -c '[.ok, .attempts]' | tr '\n' ' ')" '[true,2] [true,1] [true,1] '
+	assert_equal "$stderr" ""
+	assert_no_process_left
+}
+
+# --- signals (worker-mode SIGTERM and SIGHUP: see shutdown.bats) ------------
+
+@test "command mode, first SIGTERM: the running task finishes and prints, nothing new starts, exit 143" {
+	held_tasks
+	"$PPOOL" -j 1 <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	kill -TERM "$pid"
+	wait_until 10 signal_taken "$pid" 15
+	: >go
+	wait_exit "$pid" 20
+	assert_equal "$status" 143
+	assert_equal "$(jq -c '[.seq, .ok, .exit]' out)" '[1,true,0]'
+	assert_equal "$(cat got)" 1
+	assert_no_process_left
+}
+
+@test "command mode, second SIGTERM: the running task is killed, its record says so, exit 143" {
+	held_tasks
+	"$PPOOL" -j 1 <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	kill -TERM "$pid"
+	wait_until 10 signal_taken "$pid" 15
+	kill -TERM "$pid"
+	wait_exit "$pid" 20
+	assert_equal "$status" 143
+	assert_equal "$(jq -c '[.seq, .ok, .error, .exit, .signal]' out)" \
+		'[1,false,"ppool got a second signal (SIGTERM)",null,"SIGTERM"]'
+	assert_equal "$(cat got)" 1
+	assert_no_process_left
+}
+
+@test "command mode, first SIGINT: the running task finishes and prints, exit 130" {
+	held_tasks
+	(with_int "$PPOOL" -j 1) <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	kill -INT "$pid"
+	wait_until 10 signal_taken "$pid" 2
+	: >go
+	wait_exit "$pid" 20
+	assert_equal "$status" 130
+	assert_equal "$(jq -c '[.seq, .ok, .exit]' out)" '[1,true,0]'
+	assert_equal "$(cat got)" 1
+	assert_no_process_left
+}
+
+@test "worker mode, first SIGINT: the running task finishes and prints, exit 130" {
+	seq 3 >in
+	(with_int "$PPOOL" -j 1 -w "$(held_worker)") <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	kill -INT "$pid"
+	wait_until 10 signal_taken "$pid" 2
+	: >go
+	wait_exit "$pid" 20
+	assert_equal "$status" 130
+	assert_equal "$(jq -c '[.seq, .ok, .result]' out)" '[1,true,1]'
+	assert_equal "$(cat got)" 1
+	assert_no_process_left
+}
+
+@test "command mode: a Ctrl-C (SIGINT to ppool's process group) reaches only ppool" {
+	held_tasks
+	(with_int setsid "$PPOOL" -j 1) <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	# ppool leads its own process group, as in a terminal.
+	assert_equal "$(ps -o pgid= -p "$pid" | tr -d ' ')" "$pid"
+	kill -INT -- "-$pid"
+	wait_until 10 signal_taken "$pid" 2
+	: >go
+	wait_exit "$pid" 20
+	assert_equal "$status" 130
+	# The task, in its own process group, did not get the SIGINT.
+	assert_equal "$(jq -c '[.seq, .ok, .exit, .signal]' out)" '[1,true,0,null]'
+	assert_equal "$(cat got)" 1
+	assert_no_process_left
+}
+
+@test "worker mode: a Ctrl-C (SIGINT to ppool's process group) reaches only ppool" {
+	seq 3 >in
+	(with_int setsid "$PPOOL" -j 1 -w "$(held_worker)") <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	assert_equal "$(ps -o pgid= -p "$pid" | tr -d ' ')" "$pid"
+	kill -INT -- "-$pid"
+	wait_until 10 signal_taken "$pid" 2
+	: >go
+	wait_exit "$pid" 20
+	assert_equal "$status" 130
+	assert_equal "$(jq -c '[.seq, .ok, .result]' out)" '[1,true,1]'
+	assert_equal "$(cat got)" 1
+	assert_no_process_left
+}
+
+# --- resource limits ------------------------------------------------------
+
+# limited SOFT HARD ARG...: run ppool ARG... (stdin: seq 200) with
+# 'ulimit -n' set to SOFT (and HARD, unless it is "-").
+limited() {
+	local soft=$1 hard=$2
+	shift 2
+	(
+		ulimit -Sn "$soft" || exit 254
+		if [[ $hard != - ]]; then ulimit -Hn "$hard" || exit 254; fi
+		seq 200 | "$PPOOL" "$@"
+	)
+}
+
+FD_WARNING="only 64 file descriptors may be open: running 12 workers at once instead of 100 (raise 'ulimit -n' for more)"
+
+@test "command mode, ulimit -n 64 (soft and hard) with -j 100: all 200 tasks run, one warning, exit 0" {
+	run --separate-stderr limited 64 64 -j 100 -- sh -c 'exit 0' "$MARKER"
+	assert_success
+	assert_records_valid
+	assert_seqs_in_order 200
+	assert_equal "$(jqo .ok | sort -u)" true
+	assert_equal "$stderr" "$PROG: $FD_WARNING"
+	assert_no_process_left
+}
+
+@test "worker mode, ulimit -n 64 (soft and hard) with -j 100: all 200 tasks run, one warning, exit 0" {
+	run --separate-stderr limited 64 64 -j 100 -w "$(cat_worker)"
+	assert_success
+	assert_records_valid
+	assert_seqs_in_order 200
+	assert_equal "$(jqo -c 'select(.ok and .result == .seq) | .seq' | wc -l)" 200
+	assert_equal "$stderr" "$PROG: $FD_WARNING"
+	assert_no_process_left
+}
+
+@test "a soft 'ulimit -n' that the hard limit allows to raise: raised quietly, all tasks run" {
+	(($(ulimit -Hn) >= 1024)) || skip "the hard limit of open files is below 1024"
+	run --separate-stderr limited 64 - -j 100 -w "$(cat_worker)"
+	assert_success
+	assert_seqs_in_order 200
+	assert_equal "$stderr" ""
+	assert_no_process_left
+}
+
+# --- misbehaving workers --------------------------------------------------
+
+@test "a worker flooding stdout without a newline: killed at --max-line, replaced; later tasks succeed" {
+	local c w
+	c=$(marked cat)
+	w=$(worker "while read x; do [ \"\$x\" = 2 ] && '$c' /dev/zero; echo \"\$x\"; done")
+	seq 5 >in
+	run --separate-stderr ppool -j 1 --max-line 100K -w "$w" <in
+	assert_equal "$status" 1
+	assert_records_valid
+	assert_seqs_in_order 5
+	assert_equal "$(record 2 | jq -c '[.ok, .error]')" \
+		'[false,"worker killed: reply longer than --max-line (102400 bytes)"]'
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '1 3 4 5 '
+	assert_not_equal "$(record 3 | jq .worker)" "$(record 2 | jq .worker)"
+	[[ $stderr == *"protocol error: reply longer than --max-line (102400 bytes); killing and replacing it"* ]] ||
+		fail "stderr: $stderr"
+	assert_no_process_left
+}
+
+@test "a worker writing a line with no task waiting: warned about, killed, replaced; later tasks succeed" {
+	local w
+	w=$(worker 'while read x; do echo "$x"; [ "$x" = 2 ] && echo unasked; done')
+	# Tasks 3-5 are fed only once ppool has warned: when "unasked" comes,
+	# there is no task in flight at all.
+	{
+		seq 2
+		wait_until 20 grep -qs 'reply with no task waiting' err
+		seq 3 5
+	} | "$PPOOL" -j 1 -w "$w" >out 2>err
+	local st=("${PIPESTATUS[@]}")
+	assert_equal "${st[*]}" "0 0"
+	output=$(cat out)
+	assert_records_valid
+	assert_seqs_in_order 5
+	assert_equal "$(jqo -c '[.ok, .result]' | tr '\n' ' ')" '[true,1] [true,2] [true,3] [true,4] [true,5] '
+	assert_equal "$(record 2 | jq .worker)" "$(record 1 | jq .worker)"
+	assert_not_equal "$(record 3 | jq .worker)" "$(record 2 | jq .worker)"
+	assert_equal "$(cat err)" \
+		"$PROG: worker $(record 1 | jq .worker) ('$w'): protocol error: reply with no task waiting; killing and replacing it"
+	assert_no_process_left
+}
+
+@test "a worker that closes its stdout but keeps running: killed, its task says so, later tasks succeed" {
+	local s w
+	s=$(marked sleep)
+	w=$(worker "while read x; do
+		if [ \"\$x\" = 2 ]; then exec >&-; '$s' 100; fi
+		echo \"\$x\"
+	done")
+	seq 4 >in
+	run --separate-stderr ppool -j 1 -w "$w" <in
+	assert_equal "$status" 1
+	assert_records_valid
+	assert_seqs_in_order 4
+	assert_equal "$(record 2 | jq -c '[.ok, .error]')" '[false,"worker killed: it closed its stdout"]'
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '1 3 4 '
+	assert_not_equal "$(record 3 | jq .worker)" "$(record 2 | jq .worker)"
+	assert_no_process_left
+}
