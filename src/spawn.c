@@ -119,6 +119,26 @@ spawn_pipe(int fds[2], int ours)
 /* How many times to yield while a pipeline's stages join one group. */
 #define SPAWN_SPIN	1000000L
 
+/*
+ * Return 0 when a child process can be made now, or -1 with errno as fork
+ * would set it.  The vfork child shares ppool's memory and only exits.
+ */
+static int
+spawn_probe_fork(void)
+{
+	pid_t	 pid;
+	int	 status;
+
+	if ((pid = vfork()) == -1)
+		return -1;
+	if (pid == 0)
+		_exit(0);
+	/* libpipeline's handler may reap it first: ECHILD is fine. */
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	return 0;
+}
+
 /* What the child of one pipeline stage needs to know before exec. */
 struct spawn_hook {
 	pipeline	*p;
@@ -190,6 +210,14 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd, pid_t *pids,
 	 * pipeline_start; libpipeline never frees it in ppool, so it is
 	 * freed here once the children exist.
 	 */
+	/*
+	 * libpipeline exits the whole program when fork fails; a cheap
+	 * vfork first turns the usual causes (RLIMIT_NPROC, no free pid,
+	 * no memory) into one task's error instead.
+	 */
+	if (spawn_probe_fork() == -1)
+		return -1;
+
 	hooks = xcalloc(n, sizeof *hooks);
 	for (i = 0; i < n; i++) {
 		hooks[i].p = p;

@@ -618,6 +618,27 @@ FD_WARNING="only 64 file descriptors may be open: running 12 workers at once ins
 	assert_no_process_left
 }
 
+@test "a fork failure (ulimit -u as an unprivileged user) fails that task, not the run" {
+	[[ $(id -u) == 0 ]] && command -v setpriv >/dev/null ||
+		skip "needs root and setpriv to run ppool as nobody"
+	# nobody must be able to reach the binary and its own work directory.
+	local dir
+	dir=$(mktemp -d /tmp/ppool-nproc.XXXXXX)
+	cp "$PPOOL" "$dir/ppool"
+	chmod 755 "$dir" "$dir/ppool"
+	run --separate-stderr setpriv --reuid=nobody --regid=nogroup \
+	    --clear-groups bash -c "cd $dir; ulimit -u 4; seq 12 |
+	    exec ./ppool -j 4 -- sleep 0.2" </dev/null
+	rm -rf "$dir"
+	# Every task has a record; those that could not start say why; ppool
+	# itself neither died (libpipeline exits on a failed fork) nor hung.
+	assert_records_valid
+	assert_seqs_in_order 12
+	[[ $status -ge 1 && $status -le 12 ]] || fail "exit status $status"
+	assert_equal "$(jqo -r 'select(.ok | not) | .error' |
+	    grep -c 'Resource temporarily unavailable')" "$status"
+}
+
 # --- misbehaving workers --------------------------------------------------
 
 @test "a worker flooding stdout without a newline: killed at --max-line, replaced; later tasks succeed" {
