@@ -307,12 +307,13 @@ json_member(const char *text, size_t len, const char *name, size_t *off,
 }
 
 /*
- * Step through the elements of a checked JSON array held in text: *pos
- * starts at 0.  Return 1 with the span of the next element, or 0 at the end.
+ * Step through the elements of a checked JSON array, or the values of a
+ * checked JSON object's members, held in text: *pos starts at 0.  Return 1
+ * with the span of the next one, or 0 at the end.
  */
-int
-json_array_next(const char *text, size_t len, size_t *pos, size_t *off,
-    size_t *vlen)
+static int
+json_next(const char *text, size_t len, size_t *pos, size_t *off,
+    size_t *vlen, int object)
 {
 	struct scan		 s;
 	const unsigned char	*value;
@@ -323,9 +324,18 @@ json_array_next(const char *text, size_t len, size_t *pos, size_t *off,
 	scan_space(&s);
 	if (s.p >= s.end)
 		return 0;
-	if (*s.p == '[' || *s.p == ',')
+	if (*s.p == (object ? '{' : '[') || *s.p == ',')
 		s.p++;
 	scan_space(&s);
+	if (object) {
+		if (s.p >= s.end || *s.p != '"' || scan_string(&s) == -1)
+			return 0;
+		scan_space(&s);
+		if (s.p >= s.end || *s.p != ':')
+			return 0;
+		s.p++;
+		scan_space(&s);
+	}
 	if (s.p >= s.end || *s.p == ']')
 		return 0;
 	value = s.p;
@@ -337,41 +347,20 @@ json_array_next(const char *text, size_t len, size_t *pos, size_t *off,
 	return 1;
 }
 
-/*
- * Step through the members of a checked JSON object held in text: *pos
- * starts at 0.  Return 1 with the span of the next member's value, or 0 at
- * the end.
- */
+/* Step through the elements of a checked JSON array (see json_next). */
+int
+json_array_next(const char *text, size_t len, size_t *pos, size_t *off,
+    size_t *vlen)
+{
+	return json_next(text, len, pos, off, vlen, 0);
+}
+
+/* Step through the values of a checked JSON object (see json_next). */
 int
 json_object_next(const char *text, size_t len, size_t *pos, size_t *off,
     size_t *vlen)
 {
-	struct scan		 s;
-	const unsigned char	*value;
-
-	s.p = (const unsigned char *)text + *pos;
-	s.end = (const unsigned char *)text + len;
-	s.depth = 0;
-	scan_space(&s);
-	if (s.p >= s.end)
-		return 0;
-	if (*s.p == '{' || *s.p == ',')
-		s.p++;
-	scan_space(&s);
-	if (s.p >= s.end || *s.p != '"' || scan_string(&s) == -1)
-		return 0;
-	scan_space(&s);
-	if (s.p >= s.end || *s.p != ':')
-		return 0;
-	s.p++;
-	scan_space(&s);
-	value = s.p;
-	if (scan_value(&s) == -1)
-		return 0;
-	*off = (const char *)value - text;
-	*vlen = s.p - value;
-	*pos = (const char *)s.p - text;
-	return 1;
+	return json_next(text, len, pos, off, vlen, 1);
 }
 
 /* The value of one hexadecimal digit. */
