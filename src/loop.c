@@ -18,6 +18,9 @@
 
 #include "ppool.h"
 
+/* Seconds records may wait for more before they are written out. */
+#define FLUSH_DELAY	0.001
+
 /* Bytes a free slot may keep allocated in each of its buffers. */
 #define SLOT_KEEP	(16 * 1024)
 
@@ -73,6 +76,7 @@ static struct {
 	unsigned long		 retried;
 	int			 halted;
 	int			 check_children;	/* no pidfds: a SIGCHLD came */
+	double			 out_since;	/* when unwritten output began */
 
 	int			 sigpipe[2];
 	int			 signo;		/* the first signal that stopped us */
@@ -83,6 +87,7 @@ static struct {
 } L;
 
 static void	loop_kill_all(const char *);
+static unsigned	loop_running(void);
 static void	loop_stop(void);
 
 /* Seconds on the monotonic clock. */
@@ -372,18 +377,31 @@ loop_stdout_gone(void)
 	loop_kill_all("ppool's stdout was closed");
 }
 
-/* Write records to stdout; return 1 when bytes left the buffer. */
+/*
+ * Write records to stdout; return 1 when bytes left the buffer.  While
+ * tasks are running, small output waits up to FLUSH_DELAY for more, so a
+ * busy pool makes one write for many records instead of one each.
+ */
 static int
 loop_flush_stdout(void)
 {
 	ssize_t	 n;
 
-	if (L.stdout_gone)
+	if (L.stdout_gone || !output_pending()) {
+		L.out_since = 0;
+		return 0;
+	}
+	if (L.out_since == 0)
+		L.out_since = L.now;
+	if (!output_full() && L.now - L.out_since < FLUSH_DELAY &&
+	    loop_running() > 0)
 		return 0;
 	if ((n = output_flush()) == -1) {
 		loop_stdout_gone();
 		return 0;
 	}
+	if (!output_pending())
+		L.out_since = 0;
 	return n > 0;
 }
 
@@ -499,6 +517,9 @@ loop_timers(void)
 	t = progress_due();
 	if (t > 0 && (next == 0 || t < next))
 		next = t;
+	if (L.out_since > 0 && !L.stdout_gone &&
+	    (next == 0 || L.out_since + FLUSH_DELAY < next))
+		next = L.out_since + FLUSH_DELAY;
 	if (next == 0)
 		return -1;
 	t = (next - L.now) * 1000.0 + 1;
