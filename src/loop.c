@@ -245,7 +245,12 @@ loop_take_tasks(void)
 	return n;
 }
 
-/* Count the workers that hold a place among the -j: those with tasks. */
+/*
+ * Count the workers that hold a place among the -j: those that take
+ * tasks.  A retiring or dying worker does not, so its replacement starts
+ * while it finishes: a worker's start-up then overlaps its predecessor's
+ * last tasks instead of stalling the pool.
+ */
 static unsigned
 loop_active(void)
 {
@@ -253,8 +258,7 @@ loop_active(void)
 	size_t		 i;
 
 	for (i = 0; i < L.nworkers; i++) {
-		if (L.workers[i]->state == WORKER_RUNNING ||
-		    L.workers[i]->qlen > 0)
+		if (L.workers[i]->state == WORKER_RUNNING)
 			n++;
 	}
 	return n;

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -18,11 +19,15 @@
 
 #include "ppool.h"
 
+/* Below this RLIMIT_NPROC, starts are preceded by a fork probe. */
+#define SPAWN_PROBE_NPROC	65536
+
 static pid_t	spawn_parent;	/* ppool's pid, for the child's check */
 static int	spawn_quiet_set;	/* we set PIPELINE_QUIET ourselves */
 static int	spawn_no_pidfd;	/* pidfd_open is missing: watch SIGCHLD */
 static int	spawn_wake_fd = -1;	/* where SIGCHLD is told, then */
 static struct sigaction spawn_old_chld;	/* libpipeline's SIGCHLD handler */
+static int	spawn_probe;	/* check that fork works before starting */
 
 /*
  * Without pidfds, SIGCHLD is the only news of an exit: let libpipeline's
@@ -82,8 +87,14 @@ spawn_alive(pid_t pid)
 void
 spawn_init(int wake_fd)
 {
+	struct rlimit	 rl;
+
 	spawn_parent = getpid();
 	spawn_wake_fd = wake_fd;
+	/* A limit set by hand ('ulimit -u'), not the kernel's default. */
+	spawn_probe = geteuid() != 0 &&
+	    getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < SPAWN_PROBE_NPROC;
 	/* For valgrind, which lacks pidfd_open, and for testing the fallback. */
 	if (getenv("PPOOL_NO_PIDFD") != NULL)
 		spawn_no_pidfd = 1;
@@ -214,11 +225,12 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd, pid_t *pids,
 	 * freed here once the children exist.
 	 */
 	/*
-	 * libpipeline exits the whole program when fork fails; a cheap
-	 * vfork first turns the usual causes (RLIMIT_NPROC, no free pid,
-	 * no memory) into one task's error instead.
+	 * libpipeline exits the whole program when fork fails.  Where a
+	 * per-user process limit can bite, a vfork first turns that failure
+	 * into one task's error instead.  It costs a process, so it is not
+	 * paid where no such limit applies (root, or no small limit).
 	 */
-	if (spawn_probe_fork() == -1)
+	if (spawn_probe && spawn_probe_fork() == -1)
 		return -1;
 
 	hooks = xcalloc(n, sizeof *hooks);
