@@ -90,6 +90,11 @@ buf_add_uint(struct buf *b, uint64_t v)
 	    "939495969798990";
 	char			 tmp[24], *p = tmp + sizeof tmp;
 
+	if (v < 10) {
+		/* attempts, and the whole milliseconds of most tasks */
+		buf_addc(b, '0' + (char)v);
+		return;
+	}
 	while (v >= 100) {
 		p -= 2;
 		memcpy(p, pairs + (v % 100) * 2, 2);
