@@ -246,10 +246,9 @@ loop_take_tasks(void)
 }
 
 /*
- * Count the workers that hold a place among the -j: those that take
- * tasks.  A retiring or dying worker does not, so its replacement starts
- * while it finishes: a worker's start-up then overlaps its predecessor's
- * last tasks instead of stalling the pool.
+ * Count the workers that hold a place among the -j: those that take tasks
+ * or still hold some.  A retiring worker answering its last tasks still
+ * counts, so -j 1 never runs two workers at once.
  */
 static unsigned
 loop_active(void)
@@ -258,7 +257,8 @@ loop_active(void)
 	size_t		 i;
 
 	for (i = 0; i < L.nworkers; i++) {
-		if (L.workers[i]->state == WORKER_RUNNING)
+		if (L.workers[i]->state == WORKER_RUNNING ||
+		    L.workers[i]->qlen > 0)
 			n++;
 	}
 	return n;
