@@ -309,7 +309,6 @@ int	 spawn_signal(int, pid_t, int);
 int	 spawn_wait(pipeline *);
 void	 spawn_describe(int, char *, size_t);
 void	 spawn_init(int);
-int	 spawn_has_pidfd(void);
 int	 spawn_alive(pid_t);
 
 /* template.c */

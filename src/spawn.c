@@ -66,13 +66,6 @@ spawn_chain_sigchld(void)
 	sigaction(SIGCHLD, &sa, NULL);
 }
 
-/* Return 1 when ppool has pidfds; else children are watched by SIGCHLD. */
-int
-spawn_has_pidfd(void)
-{
-	return !spawn_no_pidfd;
-}
-
 /* Return 1 while a child without a pidfd has not been reaped. */
 int
 spawn_alive(pid_t pid)

@@ -32,15 +32,6 @@ shtask() {
 		--args "$@"
 }
 
-# signal_taken PID SIG: SIG is no longer pending for PID: its handler ran
-# (or ppool read it from a signalfd).
-signal_taken() {
-	local pnd shd bit=$((1 << ($2 - 1)))
-	pnd=$(awk '/^SigPnd:/ { print $2 }' "/proc/$1/status") || return 0
-	shd=$(awk '/^ShdPnd:/ { print $2 }' "/proc/$1/status") || return 0
-	(((0x$pnd & bit) == 0 && (0x$shd & bit) == 0))
-}
-
 # with_int CMD...: run CMD with SIGINT at its default disposition (bash
 # starts background jobs with SIGINT ignored, and an ignored signal stays
 # ignored across exec).
@@ -60,17 +51,6 @@ held_tasks() {
 		shtask 'echo 3 >>got'
 	} >in
 }
-held_worker() {
-	worker 'while read x; do
-		echo "$x" >>"$W/got"
-		if [ "$x" = 1 ]; then
-			: >"$W/started"
-			while [ ! -e "$W/go" ]; do sleep 0.05; done
-		fi
-		echo "$x"
-	done'
-}
-
 # --- timeouts -------------------------------------------------------------
 
 @test "command mode -t: the task and its grandchildren are killed; 'timed out after 1 s', SIGTERM" {

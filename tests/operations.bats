@@ -24,11 +24,6 @@ joblog_has() {
 	[[ -e $1 ]] && (($(wc -l <"$1") >= $2 + 1))
 }
 
-# at_least_lines FILE N: FILE exists and has at least N lines.
-at_least_lines() {
-	[[ -e $1 ]] && (($(wc -l <"$1") >= $2))
-}
-
 # fields FILE COLS: columns COLS (cut -f) of FILE's task lines, sorted by seq.
 fields() {
 	tail -n +2 "$1" | sort -n -k1,1 | cut -f "$2"

@@ -7,33 +7,6 @@ bats_load_library bats-assert
 bats_load_library bats-file
 load helpers
 
-# at_least_lines FILE N: FILE exists and has N lines or more.
-at_least_lines() {
-	[[ -e $1 ]] && (($(wc -l <"$1") >= $2))
-}
-
-# signal_taken PID SIG: SIG is no longer pending for PID: its handler ran
-# (or ppool read it from a signalfd).  There is no other sign of it to wait on.
-signal_taken() {
-	local pnd shd bit=$((1 << ($2 - 1)))
-	pnd=$(awk '/^SigPnd:/ { print $2 }' "/proc/$1/status") || return 0
-	shd=$(awk '/^ShdPnd:/ { print $2 }' "/proc/$1/status") || return 0
-	(((0x$pnd & bit) == 0 && (0x$shd & bit) == 0))
-}
-
-# A worker that, on task 1, creates $W/started and waits for $W/go before
-# it answers; it logs every task it gets to $W/got.
-held_worker() {
-	worker 'while read x; do
-		echo "$x" >>"$W/got"
-		if [ "$x" = 1 ]; then
-			: >"$W/started"
-			while [ ! -e "$W/go" ]; do sleep 0.05; done
-		fi
-		echo "$x"
-	done'
-}
-
 @test "no process is left after a normal run" {
 	seq 50 >in
 	local w
