@@ -233,13 +233,29 @@ command_check(struct slot *s, struct job *job)
 	return 0;
 }
 
+/* Make the pipeline that runs a job on a remote host. */
+static pipeline *
+command_remote(const struct job *job, const struct host *h,
+    const struct config *cfg)
+{
+	struct buf	 text;
+	pipeline	*p;
+
+	buf_init(&text);
+	host_job_text(&text, job);
+	p = host_pipeline(h, text.data, cfg->kill_after);
+	buf_free(&text);
+	return p;
+}
+
 /*
- * Start the task's command.  Return the running command, or NULL when the
- * task is already done: it could not run (its slot has the error), or
- * --dry-run only described it.
+ * Start the task's command on host h.  Return the running command, or NULL
+ * when the task is already done: it could not run (its slot has the
+ * error), or --dry-run only described it.
  */
 struct command *
-command_start(struct slot *s, const struct config *cfg, double now)
+command_start(struct slot *s, const struct config *cfg, double now,
+    struct host *h)
 {
 	struct command	*c;
 	struct job	 job;
@@ -263,7 +279,9 @@ command_start(struct slot *s, const struct config *cfg, double now)
 		loop_task_done(s);
 		return NULL;
 	}
-	if (command_check(s, &job) == -1) {
+	s->host = h;
+	/* A remote host looks its programs and directory up itself. */
+	if (h->local && command_check(s, &job) == -1) {
 		resolve_free(&job);
 		return NULL;
 	}
@@ -274,7 +292,10 @@ command_start(struct slot *s, const struct config *cfg, double now)
 
 	c = xcalloc(1, sizeof *c);
 	c->slot = s;
-	c->pl = command_pipeline(&job);
+	c->host = h;
+	c->ready = h->local;
+	c->pl = h->local ? command_pipeline(&job) :
+	    command_remote(&job, h, cfg);
 	n = pipeline_get_ncommands(c->pl);
 	c->nproc = n;
 	c->pids = xcalloc(n, sizeof *c->pids);
@@ -357,6 +378,34 @@ command_capture(int fd, struct buf *b, int *truncated, size_t cap)
 }
 
 /*
+ * Take a remote host's greeting from the start of the command's stdout.  A
+ * host that writes something else first (a login script that prints?) is
+ * not to be trusted with tasks: the command is stopped and its host
+ * retired.
+ */
+static void
+command_greeted(struct command *c)
+{
+	struct buf	*b = &c->slot->reply;
+	size_t		 n;
+	int		 rc;
+
+	if ((rc = host_hello(b)) == 1)
+		c->ready = 1;
+	if (rc != -1 || c->host_bad)
+		return;
+	for (n = 0; n < buf_used(b) && n < 40; n++) {
+		if (buf_head(b)[n] == '\n')
+			break;
+	}
+	c->host_bad = 1;
+	snprintf(c->lost, sizeof c->lost, "the remote shell wrote '%.*s' to "
+	    "stdout before running ppool's wrapper (a login script that "
+	    "prints?)", (int)n, buf_head(b));
+	command_kill(c, loop_now(), c->lost);
+}
+
+/*
  * Read the command's stdout (which = 1) or stderr (which = 2), closing it at
  * end of file.  Return as command_capture does.
  */
@@ -368,7 +417,12 @@ command_read(struct command *c, const struct config *cfg, int which)
 
 	if (*fd == -1)
 		return 0;
-	if (which == 1)
+	if (which == 1 && !c->ready) {
+		/* The greeting comes first, and is not the command's. */
+		rc = command_capture(*fd, &c->slot->reply, &c->slot->out_trunc,
+		    cfg->max_output + sizeof HOST_HELLO);
+		command_greeted(c);
+	} else if (which == 1)
 		rc = command_capture(*fd, &c->slot->reply,
 		    &c->slot->out_trunc, cfg->max_output);
 	else
@@ -434,10 +488,31 @@ command_seconds(char *out, size_t size, double secs)
 	snprintf(out, size, "%g", secs);
 }
 
+/* Add the first line ssh wrote on stderr (why it failed) to c->lost. */
+static void
+command_lost_why(struct command *c)
+{
+	struct buf	*e = &c->slot->errout;
+	size_t		 len = strlen(c->lost), n;
+	const char	*nl;
+
+	if (buf_used(e) == 0 || c->host_bad)
+		return;
+	nl = memchr(buf_head(e), '\n', buf_used(e));
+	n = nl != NULL ? (size_t)(nl - buf_head(e)) : buf_used(e);
+	if (n > 0 && buf_head(e)[n - 1] == '\r')
+		n--;	/* ssh ends its messages with CR LF */
+	if (n > 0)
+		snprintf(c->lost + len, sizeof c->lost - len, " (%.*s)",
+		    (int)n, buf_head(e));
+}
+
 /*
  * Process i of the command exited.  When all have: end what they left
  * behind in their process group, read the rest of the output, and finish
- * the task's record.  Return 1 when the command is finished.
+ * the task's record.  Return 1 when the command is finished, 2 when its
+ * host failed (c->lost says how; the slot is left for the loop to run
+ * elsewhere).
  */
 int
 command_exited(struct command *c, const struct config *cfg, size_t i,
@@ -472,12 +547,23 @@ command_exited(struct command *c, const struct config *cfg, size_t i,
 
 	status = spawn_wait(c->pl);
 	s->ms = (now - s->start) * 1000.0;
+	if (c->host_bad || (!c->signalled && host_failed(c->host, c->ready, 0,
+	    status, c->lost, sizeof c->lost))) {
+		/* The host failed, not the task: the loop runs it elsewhere. */
+		command_lost_why(c);
+		return 2;
+	}
 	s->has_result = 1;
 	sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	s->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	s->term_sig = sig;
 	s->ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
 	    !c->timed_out && c->why[0] == '\0';
+	if (!c->host->local && (c->timed_out || c->why[0] != '\0')) {
+		/* ssh's status, not the remote command's, which is unknown. */
+		s->exit_code = -1;
+		s->term_sig = 0;
+	}
 	if (c->timed_out) {
 		command_seconds(secs, sizeof secs, c->timeout);
 		task_fail(s, "timed out after %s s", secs);

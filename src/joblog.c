@@ -13,7 +13,7 @@
 
 #include "ppool.h"
 
-#define JOBLOG_HEADER	"Seq\tStart\tRuntime\tExit\tSignal\tAttempts\tWorker\tTask\n"
+#define JOBLOG_HEADER	"Seq\tStart\tRuntime\tExit\tSignal\tAttempts\tWorker\tHost\tTask\n"
 
 /* What an earlier run's log says of one seq. */
 struct joblog_entry {
@@ -67,19 +67,19 @@ joblog_hash(const char *p, size_t len)
 static void
 joblog_remember(char *line, size_t len)
 {
-	char		*field[8], *end = line + len, *p = line;
+	char		*field[9], *end = line + len, *p = line;
 	unsigned long long seq;
 	size_t		 n = 0, want;
 
-	while (n < 7 && p < end) {
+	while (n < 8 && p < end) {
 		field[n++] = p;
 		if ((p = memchr(p, '\t', end - p)) == NULL)
 			return;
 		*p++ = '\0';
 	}
-	if (n < 7)
+	if (n < 8)
 		return;
-	field[7] = p;
+	field[8] = p;
 	errno = 0;
 	seq = strtoull(field[0], NULL, 10);
 	if (seq == 0 || errno != 0 || seq > (1ULL << 40))
@@ -95,7 +95,7 @@ joblog_remember(char *line, size_t len)
 	jl.old[seq].seen = 1;
 	jl.old[seq].ok = strcmp(field[3], "0") == 0 &&
 	    strcmp(field[4], "0") == 0;
-	jl.old[seq].hash = joblog_hash(field[7], end - field[7]);
+	jl.old[seq].hash = joblog_hash(field[8], end - field[8]);
 }
 
 /* Read an earlier log; a torn last line (no newline) is ignored. */
@@ -220,6 +220,9 @@ joblog_write(const struct slot *s)
 		buf_printf(&jl.line, "%ld", (long)s->worker);
 	else
 		buf_addc(&jl.line, '-');
+	buf_addc(&jl.line, '\t');
+	joblog_escape(&jl.line, s->host != NULL ? s->host->name : ":",
+	    s->host != NULL ? strlen(s->host->name) : 1);
 	buf_addc(&jl.line, '\t');
 	joblog_escape(&jl.line, buf_head(&s->task), buf_used(&s->task));
 	buf_addc(&jl.line, '\n');

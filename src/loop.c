@@ -68,6 +68,7 @@ static struct {
 	size_t			 nworkers;
 	struct command		**cmds;		/* command mode: running tasks */
 	size_t			 ncmds;
+	unsigned		*busy;		/* slots taken, by host index */
 
 	unsigned		 early_deaths;
 	int			 early_status;
@@ -89,6 +90,7 @@ static struct {
 static void	loop_kill_all(const char *);
 static unsigned	loop_running(void);
 static void	loop_stop(void);
+static int	loop_command_exited(size_t, size_t);
 
 /* Seconds on the monotonic clock. */
 double
@@ -139,6 +141,7 @@ loop_fd_budget(void)
 {
 	struct rlimit	 rl;
 	rlim_t		 want = (rlim_t)L.jobs * FD_PER_WORKER + FD_RESERVE;
+	unsigned	 asked = L.jobs;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
 		return;
@@ -153,7 +156,7 @@ loop_fd_budget(void)
 	L.jobs = (rl.rlim_cur - FD_RESERVE) / FD_PER_WORKER;
 	warnx("only %llu file descriptors may be open: running %u workers "
 	    "at once instead of %u (raise 'ulimit -n' for more)",
-	    (unsigned long long)rl.rlim_cur, L.jobs, L.cfg->jobs);
+	    (unsigned long long)rl.rlim_cur, L.jobs, asked);
 }
 
 /* Stop the run when --halt says enough tasks failed. */
@@ -181,6 +184,15 @@ loop_halt_check(void)
 		loop_kill_all("stopped by --halt now");
 }
 
+/* Put a task back at the front of the queue, to run next. */
+static void
+loop_requeue(struct slot *s)
+{
+	L.phead = (L.phead + L.cfg->window - 1) % L.cfg->window;
+	L.pending[L.phead] = s;
+	L.plen++;
+}
+
 /*
  * Called by the other files when a task is done, whatever its outcome.  A
  * task that failed while running goes back to the front of the queue while
@@ -190,12 +202,10 @@ void
 loop_task_done(struct slot *s)
 {
 	if (!s->ok && !s->skip && !s->no_retry && s->attempts > 0 &&
-	    s->attempts <= L.cfg->retries && !L.stopping) {
+	    s->attempts - s->lost <= L.cfg->retries && !L.stopping) {
 		task_retry(s);
 		L.retried++;
-		L.phead = (L.phead + L.cfg->window - 1) % L.cfg->window;
-		L.pending[L.phead] = s;
-		L.plen++;
+		loop_requeue(s);
 		return;
 	}
 	s->state = SLOT_DONE;
@@ -264,13 +274,90 @@ loop_active(void)
 	return n;
 }
 
-/* Start one more worker, or return NULL after saying why. */
+/*
+ * The host with the most free slots, or NULL when every slot of every host
+ * still in use is taken.  A worker holds its slot while it takes tasks or
+ * still holds some, as in loop_active.
+ */
+static struct host *
+loop_pick_host(void)
+{
+	struct host	*h, *best = NULL;
+	size_t		 i, n = host_count();
+	long		 room, most = 0;
+
+	for (i = 0; i < n; i++)
+		L.busy[i] = 0;
+	for (i = 0; i < L.nworkers; i++) {
+		if (L.workers[i]->state == WORKER_RUNNING ||
+		    L.workers[i]->qlen > 0)
+			L.busy[L.workers[i]->host - host_get(0)]++;
+	}
+	for (i = 0; i < L.ncmds; i++)
+		L.busy[L.cmds[i]->host - host_get(0)]++;
+	for (i = 0; i < n; i++) {
+		h = host_get(i);
+		room = (long)h->slots - (long)L.busy[i];
+		if (!h->retired && room > most) {
+			best = h;
+			most = room;
+		}
+	}
+	return best;
+}
+
+/*
+ * A host failed (why says how): retire it, let its workers finish what
+ * they hold, and stop the run when no host is left.
+ */
+static void
+loop_retire_host(struct host *h, const char *why)
+{
+	size_t	 i;
+
+	if (h->retired)
+		return;
+	for (i = 0; i < L.nworkers; i++) {
+		if (L.workers[i]->host == h)
+			worker_close(L.workers[i], L.now);
+	}
+	if (host_retire(h, why) > 0) {
+		L.jobs = L.jobs < host_slots() ? L.jobs : host_slots();
+		return;
+	}
+	warnx("no host left to run tasks on: every host given to -S was "
+	    "retired; stopping");
+	L.fatal = 1;
+	loop_stop();
+}
+
+/*
+ * A task's host failed before or while running it: run it on another
+ * host, without using up a retry (its attempt still counts), or fail it
+ * when no host is left or the run is stopping.
+ */
+static void
+loop_task_lost(struct slot *s, const char *why)
+{
+	s->ms = (L.now - s->start) * 1000.0;
+	if (L.stopping || host_slots() == 0) {
+		task_fail(s, "host %s: %s", s->host->name, why);
+		s->no_retry = 1;
+		loop_task_done(s);
+		return;
+	}
+	s->lost++;
+	task_retry(s);
+	loop_requeue(s);
+}
+
+/* Start one more worker on host h, or return NULL after saying why. */
 static struct worker *
-loop_start_worker(void)
+loop_start_worker(struct host *h)
 {
 	struct worker	*w;
 
-	if ((w = worker_start(L.cfg)) == NULL) {
+	if ((w = worker_start(L.cfg, h)) == NULL) {
 		if (loop_active() == 0)
 			err(EXIT_FATAL, "cannot start worker '%s'",
 			    L.cfg->worker_cmd);
@@ -290,6 +377,7 @@ static void
 loop_dispatch(void)
 {
 	struct worker	*w, *best, *same;
+	struct host	*h;
 	struct slot	*s;
 	size_t		 i;
 	unsigned	 active = loop_active();
@@ -309,8 +397,9 @@ loop_dispatch(void)
 			if (best == NULL || w->qlen < best->qlen)
 				best = w;
 		}
-		if ((best == NULL || best->qlen > 0) && active < L.jobs) {
-			if ((w = loop_start_worker()) != NULL) {
+		if ((best == NULL || best->qlen > 0) && active < L.jobs &&
+		    (h = loop_pick_host()) != NULL) {
+			if ((w = loop_start_worker(h)) != NULL) {
 				best = w;
 				active++;
 			}
@@ -334,13 +423,15 @@ static void
 loop_dispatch_commands(void)
 {
 	struct command	*c;
+	struct host	*h;
 	struct slot	*s;
 
-	while (L.plen > 0 && !L.stopping && L.ncmds < L.jobs) {
+	while (L.plen > 0 && !L.stopping && L.ncmds < L.jobs &&
+	    (h = loop_pick_host()) != NULL) {
 		s = L.pending[L.phead];
 		L.phead = (L.phead + 1) % L.cfg->window;
 		L.plen--;
-		if ((c = command_start(s, L.cfg, L.now)) != NULL)
+		if ((c = command_start(s, L.cfg, L.now, h)) != NULL)
 			L.cmds[L.ncmds++] = c;
 	}
 }
@@ -465,10 +556,17 @@ static void
 loop_reap(size_t i)
 {
 	struct worker	*w = L.workers[i];
+	struct slot	*s;
 	char		 how[96];
-	int		 status;
+	int		 status, early;
 
-	if (worker_reap(w, L.cfg, L.now, &status)) {
+	early = worker_reap(w, L.cfg, L.now, &status);
+	if (w->host_lost) {
+		/* Its host failed, not the worker: its tasks go elsewhere. */
+		loop_retire_host(w->host, w->why);
+		while ((s = worker_pop(w)) != NULL)
+			loop_task_lost(s, w->why);
+	} else if (early) {
 		L.early_status = status;
 		if (++L.early_deaths >= EARLY_DEATHS_MAX && !L.fatal) {
 			spawn_describe(status, how, sizeof how);
@@ -608,12 +706,31 @@ loop_child_events(struct pollfd *pfd, struct pollref *ref, size_t n)
 		r = &ref[k - 1];
 		if (r->kind == REF_WORKER_EXIT)
 			loop_reap(r->i);
-		else if (r->kind == REF_COMMAND_EXIT &&
-		    command_exited(L.cmds[r->i], L.cfg, r->sub, L.now)) {
-			command_free(L.cmds[r->i]);
-			L.cmds[r->i] = L.cmds[--L.ncmds];
-		}
+		else if (r->kind == REF_COMMAND_EXIT)
+			loop_command_exited(r->i, r->sub);
 	}
+}
+
+/*
+ * Process k of command i exited.  Return 1 when the command is finished
+ * and gone from the list (the last one took its place).
+ */
+static int
+loop_command_exited(size_t i, size_t k)
+{
+	struct command	*c = L.cmds[i];
+	int		 rc;
+
+	if ((rc = command_exited(c, L.cfg, k, L.now)) == 0)
+		return 0;
+	L.cmds[i] = L.cmds[--L.ncmds];
+	if (rc == 2) {
+		/* Its host failed, not the task: run it elsewhere. */
+		loop_retire_host(c->host, c->lost);
+		loop_task_lost(c->slot, c->lost);
+	}
+	command_free(c);
+	return 1;
 }
 
 /*
@@ -638,11 +755,8 @@ loop_check_children(void)
 			if (!c->alive[k] || c->pidfds[k] != -1 ||
 			    spawn_alive(c->pids[k]))
 				continue;
-			if (command_exited(c, L.cfg, k, L.now)) {
-				command_free(c);
-				L.cmds[i - 1] = L.cmds[--L.ncmds];
+			if (loop_command_exited(i - 1, k))
 				break;
-			}
 		}
 	}
 }
@@ -673,7 +787,8 @@ loop_run(const struct config *cfg)
 	int		 timeout, stdin_slot, stdout_slot;
 
 	L.cfg = cfg;
-	L.jobs = cfg->jobs;
+	L.jobs = host_slots() < 65536 * 16 ? host_slots() : 65536 * 16;
+	L.busy = xcalloc(host_count(), sizeof *L.busy);
 	loop_signals();
 	loop_fd_budget();
 	spawn_init(L.sigpipe[1]);
@@ -784,6 +899,8 @@ loop_run(const struct config *cfg)
 	free(ref);
 	free(L.workers);
 	free(L.cmds);
+	free(L.busy);
+	host_free();
 	for (i = 0; i < cfg->window; i++) {
 		buf_free(&L.slots[i].task);
 		buf_free(&L.slots[i].reply);

@@ -28,6 +28,8 @@ enum {
 	OPT_RESUME,
 	OPT_RESUME_FAILED,
 	OPT_RETRIES,
+	OPT_SSH_COMMAND,
+	OPT_SSH_FILE,
 	OPT_WINDOW
 };
 
@@ -52,6 +54,9 @@ static const struct option longopts[] = {
 	{ "resume",	no_argument,		NULL,	OPT_RESUME },
 	{ "resume-failed", no_argument,		NULL,	OPT_RESUME_FAILED },
 	{ "retries",	required_argument,	NULL,	OPT_RETRIES },
+	{ "ssh",	required_argument,	NULL,	'S' },
+	{ "ssh-command", required_argument,	NULL,	OPT_SSH_COMMAND },
+	{ "ssh-file",	required_argument,	NULL,	OPT_SSH_FILE },
 	{ "timeout",	required_argument,	NULL,	't' },
 	{ "unordered",	no_argument,		NULL,	'u' },
 	{ "verbose",	no_argument,		NULL,	'v' },
@@ -66,15 +71,17 @@ static void
 usage(FILE *f)
 {
 	fputs(
-"usage: ppool [-0Luv] [-a file] [-j jobs] [-o format] [-r max-reqs] [-t secs]\n"
-"             [--envelope] [--halt when] [--inflight K] [--joblog file]\n"
-"             [--kill-after secs] [--max-line bytes] [--progress]\n"
-"             [--resume | --resume-failed] [--retries N] [--window N]\n"
+"usage: ppool [-0Luv] [-a file] [-j jobs] [-o format] [-r max-reqs] [-S hosts]\n"
+"             [-t secs] [--envelope] [--halt when] [--inflight K]\n"
+"             [--joblog file] [--kill-after secs] [--max-line bytes]\n"
+"             [--progress] [--resume | --resume-failed] [--retries N]\n"
+"             [--ssh-command cmd] [--ssh-file file] [--window N]\n"
 "             -w worker-command\n"
-"       ppool [-0Luv] [-a file] [-j jobs] [-o format] [-t secs] [--dry-run]\n"
-"             [--halt when] [--joblog file] [--kill-after secs]\n"
+"       ppool [-0Luv] [-a file] [-j jobs] [-o format] [-S hosts] [-t secs]\n"
+"             [--dry-run] [--halt when] [--joblog file] [--kill-after secs]\n"
 "             [--max-line bytes] [--max-output bytes] [--progress]\n"
-"             [--resume | --resume-failed] [--retries N] [--window N]\n"
+"             [--resume | --resume-failed] [--retries N]\n"
+"             [--ssh-command cmd] [--ssh-file file] [--window N]\n"
 "             [--] [command [arg ...]]\n"
 "       ppool -h | -V\n"
 "\n"
@@ -90,6 +97,8 @@ usage(FILE *f)
 "                         -P N is the same\n"
 "  -o, --output=FORMAT    json (one record per task, default) or raw\n"
 "  -r, --max-reqs=N       retire a worker after N tasks (default 0: never)\n"
+"  -S, --ssh=HOSTS        run on these hosts through ssh: [N/]host,... (N\n"
+"                         slots there, default -j; ':' is this machine)\n"
 "  -t, --timeout=SECS     fail a task after SECS seconds, ending its process\n"
 "  -u, --unordered        print records in completion order\n"
 "  -v, --verbose          a summary line on stderr at exit\n"
@@ -108,6 +117,8 @@ usage(FILE *f)
 "      --resume           with --joblog: skip tasks it records as finished\n"
 "      --resume-failed    with --joblog: skip tasks it records as succeeded\n"
 "      --retries=N        run a failed task up to N more times (default 0)\n"
+"      --ssh-command=CMD  run CMD instead of ssh (split like a shell would)\n"
+"      --ssh-file=FILE    the hosts of -S, one a line\n"
 "      --window=N         at most N tasks read but not printed (default 1024)\n"
 "\n"
 "Command mode: with COMMAND, each task gives its arguments ({} {1} {.} {/}\n"
@@ -236,6 +247,7 @@ int
 main(int argc, char **argv)
 {
 	struct config	 cfg;
+	char		 msg[512];
 	int		 ch;
 
 	/* err(3) and warn(3) speak as ppool, whatever the binary is called. */
@@ -252,7 +264,7 @@ main(int argc, char **argv)
 	cfg.kill_after = KILL_AFTER;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:0a:hj:Lo:P:r:t:uVvw:", longopts,
+	while ((ch = getopt_long(argc, argv, "+:0a:hj:Lo:P:r:S:t:uVvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '0':
@@ -284,6 +296,18 @@ main(int argc, char **argv)
 		case 'r':
 			cfg.max_reqs = parse_number("-r", optarg, 0, ULONG_MAX,
 			    0);
+			break;
+		case 'S':
+			if (host_add_list(optarg, msg, sizeof msg) == -1)
+				usage_error("-S: %s", msg);
+			break;
+		case OPT_SSH_FILE:
+			if (host_add_file(optarg, msg, sizeof msg) == -1)
+				usage_error("%s", msg);
+			break;
+		case OPT_SSH_COMMAND:
+			if (host_set_command(optarg, msg, sizeof msg) == -1)
+				usage_error("%s", msg);
 			break;
 		case 't':
 			cfg.timeout = parse_seconds("-t", optarg);
@@ -380,5 +404,6 @@ main(int argc, char **argv)
 		    "mode: give -w CMD");
 	if (cfg.window < cfg.inflight)
 		cfg.window = cfg.inflight;
+	cfg.ssh = host_finish(cfg.jobs);
 	return loop_run(&cfg);
 }

@@ -203,6 +203,10 @@ output_json(struct buf *b, const struct slot *s)
 		buf_add(b, ",\"worker\":", 10);
 		buf_add_uint(b, (uint64_t)s->worker);
 	}
+	if (out.cfg->ssh && s->host != NULL) {
+		buf_add(b, ",\"host\":", 8);
+		json_add_text(b, s->host->name, strlen(s->host->name));
+	}
 	buf_add(b, ",\"attempts\":", 12);
 	buf_add_uint(b, s->attempts);
 	buf_add(b, ",\"ms\":", 6);

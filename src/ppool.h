@@ -81,9 +81,11 @@ struct config {
 	int			 resume_failed;	/* --resume-failed */
 	int			 progress;	/* --progress */
 	int			 verbose;	/* -v */
+	int			 ssh;		/* -S or --ssh-file given */
 };
 
 struct slot;
+struct host;
 
 /* buf.c */
 /*
@@ -202,7 +204,9 @@ struct slot {
 	struct buf	 error;		/* why it failed, when !ok */
 	int		 error_json;	/* error holds a JSON string token */
 	unsigned	 attempts;
+	unsigned	 lost;		/* attempts a retired host took */
 	pid_t		 worker;
+	struct host	*host;		/* where it ran last */
 	double		 start;		/* when sent, seconds on CLOCK_MONOTONIC */
 	double		 ms;		/* elapsed milliseconds */
 	struct slot	*next;		/* free list */
@@ -273,6 +277,32 @@ int	 resolve_job(const struct slot *, const struct config *, struct job *,
 void	 resolve_free(struct job *);
 void	 resolve_print(struct buf *, const struct job *);
 
+/* host.c */
+/* The greeting a remote wrapper prints before the command runs. */
+#define HOST_HELLO	"ppool-ssh-ready"
+
+/* A machine tasks run on: this one (":") or one reached through ssh. */
+struct host {
+	char		*name;		/* ssh destination, or ":" */
+	unsigned	 slots;		/* workers or commands at once */
+	int		 local;
+	int		 retired;	/* its ssh failed: no more tasks */
+};
+int	 host_add_list(const char *, char *, size_t);
+int	 host_add_file(const char *, char *, size_t);
+int	 host_set_command(const char *, char *, size_t);
+int	 host_finish(unsigned);
+size_t	 host_count(void);
+struct host *host_get(size_t);
+unsigned long host_slots(void);
+size_t	 host_retire(struct host *, const char *);
+void	 host_quote(struct buf *, const char *);
+pipeline *host_pipeline(const struct host *, const char *, double);
+int	 host_hello(struct buf *);
+int	 host_failed(const struct host *, int, int, int, char *, size_t);
+void	 host_job_text(struct buf *, const struct job *);
+void	 host_free(void);
+
 /* command.c */
 /* A running command-mode task: its processes and their output pipes. */
 struct command {
@@ -293,8 +323,13 @@ struct command {
 	int		 signalled;	/* SIGTERM sent */
 	int		 timed_out;
 	char		 why[128];	/* why ppool stopped it, or "" */
+	struct host	*host;		/* where it runs */
+	int		 ready;		/* its host's greeting came (or local) */
+	int		 host_bad;	/* its host wrote something else first */
+	char		 lost[384];	/* how its host failed, or "" */
 };
-struct command *command_start(struct slot *, const struct config *, double);
+struct command *command_start(struct slot *, const struct config *, double,
+	    struct host *);
 int	 command_read(struct command *, const struct config *, int);
 void	 command_kill(struct command *, double, const char *);
 double	 command_timer(struct command *, double);
@@ -346,8 +381,13 @@ struct worker {
 	int		 exited;	/* its process is gone */
 	struct slot	*timed_out;	/* the task that ran past -t */
 	double		 kill_after;
+	struct host	*host;		/* where it runs */
+	int		 ready;		/* its host's greeting came (or local) */
+	int		 host_bad;	/* its host wrote something else first */
+	int		 host_lost;	/* reaped: its host failed, why says how */
 };
-struct worker *worker_start(const struct config *);
+struct worker *worker_start(const struct config *, struct host *);
+struct slot *worker_pop(struct worker *);
 int	 worker_accepts(const struct worker *, const struct config *);
 void	 worker_send(struct worker *, struct slot *, double);
 int	 worker_flush(struct worker *, double);

@@ -20,12 +20,13 @@
 #define WORKER_CHUNK	(64 * 1024)
 
 /*
- * Start a worker running the -w command under /bin/sh -c.  Return it, or
- * NULL with errno when pipes or a pidfd could not be made.  Only ppool's
- * ends of the pipes are non-blocking: the worker's are ordinary.
+ * Start a worker running the -w command under /bin/sh -c on host h.
+ * Return it, or NULL with errno when pipes or a pidfd could not be made.
+ * Only ppool's ends of the pipes are non-blocking: the worker's are
+ * ordinary.
  */
 struct worker *
-worker_start(const struct config *cfg)
+worker_start(const struct config *cfg, struct host *h)
 {
 	struct worker	*w;
 	int		 to[2], from[2], saved;
@@ -41,9 +42,7 @@ worker_start(const struct config *cfg)
 	}
 
 	w = xcalloc(1, sizeof *w);
-	w->pl = pipeline_new();
-	pipeline_command(w->pl, pipecmd_new_args("/bin/sh", "-c",
-	    cfg->worker_cmd, (void *)NULL));
+	w->pl = host_pipeline(h, cfg->worker_cmd, cfg->kill_after);
 	if (spawn_start(w->pl, to[0], from[1], -1, &w->pid, &w->pidfd) == -1) {
 		saved = errno;
 		pipeline_free(w->pl);
@@ -54,6 +53,8 @@ worker_start(const struct config *cfg)
 		return NULL;
 	}
 	w->state = WORKER_RUNNING;
+	w->host = h;
+	w->ready = h->local;
 	w->to_fd = to[1];
 	w->from_fd = from[0];
 	buf_init(&w->out);
@@ -84,6 +85,7 @@ worker_send(struct worker *w, struct slot *s, double now)
 	s->state = SLOT_RUNNING;
 	s->attempts++;
 	s->worker = w->pid;
+	s->host = w->host;
 	s->start = now;
 }
 
@@ -133,12 +135,14 @@ worker_flush(struct worker *w, double now)
 	return 0;
 }
 
-/* Take the oldest task the worker holds. */
-static struct slot *
+/* Take the oldest task the worker holds, or NULL. */
+struct slot *
 worker_pop(struct worker *w)
 {
 	struct slot	*s = w->queue[w->qhead];
 
+	if (w->qlen == 0)
+		return NULL;
 	w->qhead = (w->qhead + 1) % w->qcap;
 	w->qlen--;
 	return s;
@@ -180,6 +184,34 @@ worker_reply(struct worker *w, const struct config *cfg, const char *line,
 }
 
 /*
+ * A remote worker's output starts with the wrapper's greeting: take it.
+ * Return 1 once it is taken, 0 while it is incomplete, -1 when the host
+ * wrote something else (a login script that prints?): the worker is
+ * killed and its host will be retired.
+ */
+static int
+worker_greeted(struct worker *w, double now)
+{
+	size_t	 n;
+	int	 rc;
+
+	if ((rc = host_hello(&w->in)) == 1)
+		w->ready = 1;
+	if (rc != -1)
+		return rc;
+	for (n = 0; n < buf_used(&w->in) && n < 40; n++) {
+		if (buf_head(&w->in)[n] == '\n')
+			break;
+	}
+	w->host_bad = 1;
+	worker_kill(w, now, "the remote shell wrote '%.*s' to stdout before "
+	    "running ppool's wrapper (a login script that prints?)", (int)n,
+	    buf_head(&w->in));
+	buf_reset(&w->in);
+	return -1;
+}
+
+/*
  * Read replies.  Return 1 when bytes were read, 0 when none were ready, -1
  * at end of file (the worker closed its stdout; a worker still holding
  * tasks is killed) or on a protocol error.
@@ -198,7 +230,7 @@ worker_read(struct worker *w, const struct config *cfg, double now)
 		return 0;
 	if (n <= 0) {
 		/* A last reply without a newline still counts. */
-		if (buf_used(&w->in) > 0 && !w->broken)
+		if (buf_used(&w->in) > 0 && !w->broken && w->ready)
 			worker_reply(w, cfg, buf_head(&w->in),
 			    buf_used(&w->in), now);
 		close(w->from_fd);
@@ -213,6 +245,8 @@ worker_read(struct worker *w, const struct config *cfg, double now)
 		buf_reset(&w->in);
 		return 1;
 	}
+	if (!w->ready && worker_greeted(w, now) != 1)
+		return w->ready || w->broken ? -1 : 1;
 	while ((line = buf_frame(&w->in, '\n', &len)) != NULL) {
 		if (len > cfg->max_line)
 			break;
@@ -312,8 +346,10 @@ worker_timer(struct worker *w, const struct config *cfg, double now)
 
 /*
  * The worker's process has exited: read the replies left in the pipe, learn
- * its status, and fail every task it still holds.  Return 1 when it died
- * before its first reply on its own, 0 otherwise; *status is its wait status.
+ * its status, and fail every task it still holds, unless its host failed
+ * (host_lost: the tasks stay for the loop to run elsewhere, and why says
+ * what happened).  Return 1 when it died before its first reply on its
+ * own, 0 otherwise; *status is its wait status.
  */
 int
 worker_reap(struct worker *w, const struct config *cfg, double now,
@@ -331,6 +367,13 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	*status = spawn_wait(w->pl);
 	/* Whatever it started dies with it: no process outlives its worker. */
 	spawn_signal(-1, w->pid, SIGKILL);
+	if (w->host_bad || (!w->signalled && host_failed(w->host, w->ready,
+	    1, *status, w->why, sizeof w->why))) {
+		/* The host failed, not the worker: the loop moves its tasks. */
+		w->host_lost = 1;
+		early = 0;
+		goto out;
+	}
 	spawn_describe(*status, how, sizeof how);
 	sig = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
 	early = w->answered == 0 && w->sent > 0 && !w->signalled;
@@ -346,6 +389,7 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 			task_fail(s, "worker %s", how);
 		loop_task_done(s);
 	}
+out:
 	if (w->from_fd != -1)
 		close(w->from_fd);
 	w->from_fd = -1;

@@ -1,0 +1,452 @@
+/* host.c: the machines tasks run on (-S): their slots, their ssh command lines, and which are still usable. */
+
+#include "config.h"
+
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ppool.h"
+
+/*
+ * What runs first on a remote host, under /bin/sh, with the command to run
+ * as $1 and --kill-after as $2.  sshd does not signal a tty-less session's
+ * processes when the connection closes: it exits and leaves them running.
+ * So a watchdog waits for the sshd process (the shell's parent) to go,
+ * then ends the session's process group, which sshd made for it.  sshd
+ * goes when the connection is lost or the command has exited.  The
+ * greeting tells ppool that ssh got through, before the command runs.
+ */
+#define HOST_WRAPPER							\
+	"p=$PPID; "							\
+	"(trap '' TERM; while kill -0 $p 2>/dev/null; do sleep 1; done; " \
+	"kill -TERM 0; sleep $2; kill -KILL 0) </dev/null >/dev/null 2>&1 & " \
+	"echo " HOST_HELLO "; exec /bin/sh -c \"$1\""
+
+static struct {
+	struct host	*v;
+	size_t		 n;
+	struct argv	 ssh;		/* --ssh-command words */
+	int		 have_ssh;
+} hosts;
+
+/* Say what is wrong into err and return -1. */
+static int __attribute__((format(printf, 3, 4)))
+host_error(char *err, size_t size, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Add one host, written [N/]login or ':' (n bytes at p). */
+static int
+host_add(const char *p, size_t n, char *err, size_t size)
+{
+	struct host	*h;
+	const char	*slash;
+	unsigned long	 slots = 0;
+	char		*end;
+
+	while (n > 0 && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' ||
+	    p[n - 1] == '\r'))
+		n--;
+	if (n == 0)
+		return host_error(err, size, "an empty host name");
+	if ((slash = memchr(p, '/', n)) != NULL) {
+		errno = 0;
+		slots = strtoul(p, &end, 10);
+		if (end != slash || p[0] < '0' || p[0] > '9' || slots == 0 ||
+		    slots > 65536 || errno != 0)
+			return host_error(err, size, "'%.*s': the slots before "
+			    "'/' must be a number from 1 to 65536", (int)n, p);
+		n -= slash + 1 - p;
+		p = slash + 1;
+		if (n == 0)
+			return host_error(err, size, "'%lu/': a host name must "
+			    "follow the slots", slots);
+	}
+	if (memchr(p, ' ', n) != NULL || memchr(p, '\t', n) != NULL ||
+	    p[0] == '-')
+		return host_error(err, size, "'%.*s' is not a host name (ssh "
+		    "options go in --ssh-command)", (int)n, p);
+	hosts.v = xreallocarray(hosts.v, hosts.n + 1, sizeof *hosts.v);
+	h = &hosts.v[hosts.n++];
+	memset(h, 0, sizeof *h);
+	h->name = xmalloc(n + 1);
+	memcpy(h->name, p, n);
+	h->name[n] = '\0';
+	h->slots = slots;
+	h->local = strcmp(h->name, ":") == 0;
+	return 0;
+}
+
+/* Add the hosts of a comma-separated list (-S).  Return 0, or -1 and err. */
+int
+host_add_list(const char *list, char *err, size_t size)
+{
+	const char	*comma;
+
+	for (;;) {
+		comma = strchr(list, ',');
+		if (host_add(list, comma != NULL ? (size_t)(comma - list) :
+		    strlen(list), err, size) == -1)
+			return -1;
+		if (comma == NULL)
+			return 0;
+		list = comma + 1;
+	}
+}
+
+/*
+ * Add the hosts of a file, one a line; blank lines and lines starting with
+ * '#' are skipped.  Return 0, or -1 and err.
+ */
+int
+host_add_file(const char *path, char *err, size_t size)
+{
+	FILE	*f;
+	char	*line = NULL, *p;
+	size_t	 cap = 0, before = hosts.n;
+	ssize_t	 n;
+	int	 rc = 0;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return host_error(err, size, "--ssh-file %s: %s", path,
+		    strerror(errno));
+	while (rc == 0 && (n = getline(&line, &cap, f)) != -1) {
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p == '\0' || *p == '#' || *p == '\r')
+			continue;
+		rc = host_add(p, strlen(p), err, size);
+	}
+	free(line);
+	fclose(f);
+	if (rc == 0 && hosts.n == before)
+		return host_error(err, size, "--ssh-file %s names no host",
+		    path);
+	return rc;
+}
+
+/*
+ * Split CMD into words as a POSIX shell would: blanks separate words,
+ * single quotes keep everything, double quotes keep all but \\ \" \$ \`,
+ * a backslash outside quotes keeps the next character.  No expansion.
+ * Return 0, or -1 and err.
+ */
+int
+host_set_command(const char *cmd, char *err, size_t size)
+{
+	struct buf	 word;
+	const char	*p = cmd;
+	int		 inword = 0;
+	char		 q;
+
+	argv_free(&hosts.ssh);
+	argv_init(&hosts.ssh);
+	buf_init(&word);
+	buf_reserve(&word, 64);
+	for (;;) {
+		if (*p == '\0' || *p == ' ' || *p == '\t' || *p == '\n') {
+			if (inword)
+				argv_add(&hosts.ssh, xstrdup(word.data));
+			buf_reset(&word);
+			inword = 0;
+			if (*p++ == '\0')
+				break;
+			continue;
+		}
+		inword = 1;
+		if (*p == '\\') {
+			if (p[1] != '\0' && p[1] != '\n')
+				buf_addc(&word, p[1]);
+			p += p[1] != '\0' ? 2 : 1;
+			continue;
+		}
+		if (*p != '\'' && *p != '"') {
+			buf_addc(&word, *p++);
+			continue;
+		}
+		q = *p++;
+		while (*p != q) {
+			if (*p == '\0') {
+				buf_free(&word);
+				return host_error(err, size, "--ssh-command: "
+				    "unterminated %s quote in '%s'", q == '"' ?
+				    "double" : "single", cmd);
+			}
+			if (q == '"' && *p == '\\' && strchr("\\\"$`",
+			    p[1]) != NULL && p[1] != '\0')
+				p++;
+			buf_addc(&word, *p++);
+		}
+		p++;
+	}
+	buf_free(&word);
+	if (hosts.ssh.n == 0)
+		return host_error(err, size, "--ssh-command wants a command, "
+		    "not '%s'", cmd);
+	hosts.have_ssh = 1;
+	return 0;
+}
+
+/*
+ * After the command line: hosts without a slot count get -j; without -S
+ * there is one host, this machine, with -j slots.  Return whether -S was
+ * given.
+ */
+int
+host_finish(unsigned jobs)
+{
+	size_t	 i;
+	int	 given = hosts.n > 0;
+
+	if (!given)
+		host_add(":", 1, NULL, 0);
+	for (i = 0; i < hosts.n; i++) {
+		if (hosts.v[i].slots == 0)
+			hosts.v[i].slots = jobs;
+	}
+	if (!hosts.have_ssh)
+		host_set_command("ssh", NULL, 0);
+	return given;
+}
+
+/* How many hosts there are, retired ones included. */
+size_t
+host_count(void)
+{
+	return hosts.n;
+}
+
+/* The host at index i. */
+struct host *
+host_get(size_t i)
+{
+	return &hosts.v[i];
+}
+
+/* The slots of the hosts not retired. */
+unsigned long
+host_slots(void)
+{
+	unsigned long	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < hosts.n; i++) {
+		if (!hosts.v[i].retired)
+			n += hosts.v[i].slots;
+	}
+	return n;
+}
+
+/*
+ * Retire a host for the reason given, once, saying so.  Return how many
+ * hosts are left.
+ */
+size_t
+host_retire(struct host *h, const char *why)
+{
+	size_t	 i, left = 0;
+	int	 was = h->retired;
+
+	h->retired = 1;
+	for (i = 0; i < hosts.n; i++)
+		left += !hosts.v[i].retired;
+	if (!was)
+		warnx("host %s: %s; retiring it: no more tasks go there "
+		    "(%zu host%s left)", h->name, why, left,
+		    left == 1 ? "" : "s");
+	return left;
+}
+
+/* Append a word quoted for a POSIX shell: '...', with ' as '\''. */
+void
+host_quote(struct buf *b, const char *s)
+{
+	const char	*q;
+
+	buf_addc(b, '\'');
+	while ((q = strchr(s, '\'')) != NULL) {
+		buf_add(b, s, q - s);
+		buf_add(b, "'\\''", 4);
+		s = q + 1;
+	}
+	buf_addstr(b, s);
+	buf_addc(b, '\'');
+}
+
+/* Append NAME=VALUE as one quoted word. */
+static void
+host_quote_pair(struct buf *b, const char *name, const char *value)
+{
+	struct buf	 pair;
+
+	buf_init(&pair);
+	buf_addstr(&pair, name);
+	buf_addc(&pair, '=');
+	buf_addstr(&pair, value);
+	host_quote(b, pair.data);
+	buf_free(&pair);
+}
+
+/*
+ * Append shell text that runs a command-mode job as it would run here:
+ * its environment exported, in its directory, its stages piped.
+ */
+void
+host_job_text(struct buf *b, const struct job *job)
+{
+	struct buf	 rest;
+	size_t		 i, k;
+
+	buf_init(&rest);
+	buf_reserve(&rest, 256);
+	if (job->cwd != NULL) {
+		buf_addstr(&rest, "cd ");
+		host_quote(&rest, job->cwd);
+		buf_addstr(&rest, " || exit 1\n");
+	}
+	if (job->kind == JOB_SHELL)
+		/* The "cmd" text, as sh -c is given it here. */
+		buf_addstr(&rest, job->stages[0].v[2]);
+	else {
+		if (job->nstages == 1)
+			buf_addstr(&rest, "exec ");
+		for (i = 0; i < job->nstages; i++) {
+			if (i > 0)
+				buf_addstr(&rest, " | ");
+			for (k = 0; k < job->stages[i].n; k++) {
+				if (k > 0)
+					buf_addc(&rest, ' ');
+				host_quote(&rest, job->stages[i].v[k]);
+			}
+		}
+	}
+	if (job->env_names.n == 0) {
+		buf_addstr(b, rest.data);
+		buf_free(&rest);
+		return;
+	}
+	/* env(1), not export: a variable's name need not suit the shell. */
+	buf_addstr(b, "exec env");
+	for (i = 0; i < job->env_names.n; i++) {
+		buf_addc(b, ' ');
+		host_quote_pair(b, job->env_names.v[i], job->env_values.v[i]);
+	}
+	buf_addstr(b, " /bin/sh -c ");
+	host_quote(b, rest.data);
+	buf_free(&rest);
+}
+
+/*
+ * Make the pipeline that runs shell text on a host: /bin/sh -c TEXT here,
+ * or through ssh under the wrapper there.
+ */
+pipeline *
+host_pipeline(const struct host *h, const char *text, double kill_after)
+{
+	pipeline	*p = pipeline_new();
+	pipecmd		*cmd;
+	struct buf	 remote;
+	size_t		 i;
+	char		 secs[32];
+
+	if (h->local) {
+		pipeline_command(p, pipecmd_new_args("/bin/sh", "-c", text,
+		    (void *)NULL));
+		return p;
+	}
+	buf_init(&remote);
+	buf_addstr(&remote, "exec /bin/sh -c ");
+	host_quote(&remote, HOST_WRAPPER);
+	buf_addstr(&remote, " ppool-ssh ");
+	host_quote(&remote, text);
+	snprintf(secs, sizeof secs, " %g", kill_after);
+	buf_addstr(&remote, secs);
+
+	cmd = pipecmd_new(hosts.ssh.v[0]);
+	for (i = 1; i < hosts.ssh.n; i++)
+		pipecmd_arg(cmd, hosts.ssh.v[i]);
+	/* No tty (it would mangle the bytes), and no prompt to hang on. */
+	pipecmd_args(cmd, "-T", "-o", "BatchMode=yes", h->name, "--",
+	    remote.data, (void *)NULL);
+	pipeline_command(p, cmd);
+	buf_free(&remote);
+	return p;
+}
+
+/*
+ * Take the greeting of a remote host from the start of b once it is all
+ * there.  Return 1 when it was taken, 0 while more is needed, -1 when b
+ * starts with something else.
+ */
+int
+host_hello(struct buf *b)
+{
+	size_t	 n = sizeof HOST_HELLO;		/* with its newline */
+
+	if (buf_used(b) < n)
+		return memcmp(buf_head(b), HOST_HELLO "\n", buf_used(b)) == 0 ?
+		    0 : -1;
+	if (memcmp(buf_head(b), HOST_HELLO "\n", n) != 0)
+		return -1;
+	buf_consume(b, n);
+	return 1;
+}
+
+/* Free the hosts. */
+void
+host_free(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < hosts.n; i++)
+		free(hosts.v[i].name);
+	free(hosts.v);
+	hosts.v = NULL;
+	hosts.n = 0;
+	argv_free(&hosts.ssh);
+}
+
+/*
+ * Decide whether a process that ran on host h ended because of the host
+ * rather than its command: ssh ended before the greeting (it could not
+ * connect, log in or start a shell), or a worker's ssh exited with 255,
+ * its status for a lost connection.  Fill why and return 1 if so.  A
+ * command's own exit status 255 is its result, as with ssh itself.
+ */
+int
+host_failed(const struct host *h, int ready, int worker, int status,
+    char *why, size_t size)
+{
+	char	 how[96];
+
+	if (h->local)
+		return 0;
+	if (!ready) {
+		spawn_describe(status, how, sizeof how);
+		snprintf(why, size, "ssh %s before the remote shell answered",
+		    how);
+		return 1;
+	}
+	if (worker && WIFEXITED(status) && WEXITSTATUS(status) == 255) {
+		snprintf(why, size, "ssh exited with status 255 while the "
+		    "worker ran (connection lost?)");
+		return 1;
+	}
+	return 0;
+}
