@@ -243,7 +243,15 @@ int
 json_check(const char *text, size_t len, size_t *erroff)
 {
 	struct scan	 s;
+	size_t		 i;
 
+	/* The commonest text, a bare positive integer, needs no scanner. */
+	if (len > 0 && text[0] >= '1' && text[0] <= '9') {
+		for (i = 1; i < len && text[i] >= '0' && text[i] <= '9'; i++)
+			;
+		if (i == len)
+			return 0;
+	}
 	s.p = (const unsigned char *)text;
 	s.end = s.p + len;
 	s.depth = 0;

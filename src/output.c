@@ -23,6 +23,14 @@ static struct {
 	int			 flags;		/* stdout's flags to restore */
 	int			 changed;	/* O_NONBLOCK was added */
 	pid_t			 pid;		/* the process that changed them */
+	uint64_t		 seq;		/* the last seq printed, as text: */
+	char			 seq_text[24];
+	size_t			 seq_len;
+	struct {
+		pid_t		 pid;
+		char		 text[24];
+		size_t		 len;
+	}			 pids[8];	/* worker pids as text, by pid % 8 */
 } out;
 
 /* Give stdout back its blocking mode, in ppool only (not a forked child). */
@@ -157,6 +165,58 @@ output_command(struct buf *b, const struct slot *s)
 	output_stream(b, "stderr", &s->errout, s->err_trunc);
 }
 
+/*
+ * Append a number and keep its text in text: the numbers of records repeat
+ * or follow each other, and copying is cheaper than printing.
+ */
+static void
+output_add_number(struct buf *b, uint64_t v, char *text, size_t *len)
+{
+	size_t	 before = b->len;
+
+	buf_add_uint(b, v);
+	*len = b->len - before;
+	memcpy(text, b->data + before, *len);
+}
+
+/* Append a record's seq: in order, the last one plus one, in its text. */
+static void
+output_add_seq(struct buf *b, uint64_t seq)
+{
+	size_t	 i;
+
+	if (seq != out.seq + 1 || out.seq_len == 0) {
+		output_add_number(b, seq, out.seq_text, &out.seq_len);
+		out.seq = seq;
+		return;
+	}
+	out.seq = seq;
+	for (i = out.seq_len; i > 0 && out.seq_text[i - 1] == '9'; i--)
+		out.seq_text[i - 1] = '0';
+	if (i > 0)
+		out.seq_text[i - 1]++;
+	else {
+		memmove(out.seq_text + 1, out.seq_text, out.seq_len++);
+		out.seq_text[0] = '1';
+	}
+	buf_add(b, out.seq_text, out.seq_len);
+}
+
+/* Append a worker's pid, from its text when it was printed before. */
+static void
+output_add_pid(struct buf *b, pid_t pid)
+{
+	unsigned	 i = (unsigned)pid % 8;
+
+	if (out.pids[i].pid == pid)
+		buf_add(b, out.pids[i].text, out.pids[i].len);
+	else {
+		output_add_number(b, (uint64_t)pid, out.pids[i].text,
+		    &out.pids[i].len);
+		out.pids[i].pid = pid;
+	}
+}
+
 /* Append one JSON record. */
 static void
 output_json(struct buf *b, const struct slot *s)
@@ -164,7 +224,7 @@ output_json(struct buf *b, const struct slot *s)
 	const char	*res = s->reply.data + s->res_off;
 
 	buf_add(b, "{\"seq\":", 7);
-	buf_add_uint(b, s->seq);
+	output_add_seq(b, s->seq);
 	if (s->id_len > 0) {
 		buf_add(b, ",\"id\":", 6);
 		buf_add(b, s->task.data + s->task.off + s->id_off, s->id_len);
@@ -201,7 +261,7 @@ output_json(struct buf *b, const struct slot *s)
 	}
 	if (s->worker > 0) {
 		buf_add(b, ",\"worker\":", 10);
-		buf_add_uint(b, (uint64_t)s->worker);
+		output_add_pid(b, s->worker);
 	}
 	if (out.cfg->ssh && s->host != NULL) {
 		buf_add(b, ",\"host\":", 8);
