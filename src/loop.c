@@ -78,6 +78,7 @@ static struct {
 	int			 halted;
 	int			 check_children;	/* no pidfds: a SIGCHLD came */
 	double			 out_since;	/* when unwritten output began */
+	int			 out_waits;	/* it waits for more, not stdout */
 
 	int			 sigpipe[2];
 	int			 signo;		/* the first signal that stopped us */
@@ -482,6 +483,7 @@ loop_flush_stdout(void)
 {
 	ssize_t	 n;
 
+	L.out_waits = 0;
 	if (L.stdout_gone || !output_pending()) {
 		L.out_since = 0;
 		return 0;
@@ -489,8 +491,11 @@ loop_flush_stdout(void)
 	if (L.out_since == 0)
 		L.out_since = L.now;
 	if (!output_full() && L.now - L.out_since < FLUSH_DELAY &&
-	    loop_running() > 0)
+	    loop_running() > 0) {
+		/* Not POLLOUT meanwhile: stdout is ready, we are not. */
+		L.out_waits = 1;
 		return 0;
+	}
 	if ((n = output_flush()) == -1) {
 		loop_stdout_gone();
 		return 0;
@@ -847,7 +852,8 @@ loop_run(const struct config *cfg)
 			    POLLIN, REF_NONE, 0, 0);
 		if (!L.stdout_gone)
 			stdout_slot = loop_watch(pfd, ref, n++, output_fd(),
-			    output_pending() ? POLLOUT : 0, REF_NONE, 0, 0);
+			    output_pending() && !L.out_waits ? POLLOUT : 0,
+			    REF_NONE, 0, 0);
 		first = n;
 		for (i = 0; i < L.nworkers; i++) {
 			w = L.workers[i];
