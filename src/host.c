@@ -1,4 +1,4 @@
-/* host.c: the machines tasks run on (-S): their slots, their ssh command lines, and which are still usable. */
+/* host.c: the machines tasks run on (-S), their ssh command lines, and which are usable. */
 
 #include "config.h"
 
