@@ -16,16 +16,19 @@
 /*
  * What runs first on a remote host, under /bin/sh, with the command to run
  * as $1 and --kill-after as $2.  sshd does not signal a tty-less session's
- * processes when the connection closes: it exits and leaves them running.
- * So a watchdog waits for the sshd process (the shell's parent) to go,
- * then ends the session's process group, which sshd made for it.  sshd
- * goes when the connection is lost or the command has exited.  The
- * greeting tells ppool that ssh got through, before the command runs.
+ * processes when the connection closes: it exits and leaves them running;
+ * and while a background child holds the session's stdout, the session
+ * does not end when the command does.  So a watchdog waits for the sshd
+ * process (the shell's parent) or the command (which takes the shell's
+ * pid) to go, then ends the session's process group, which sshd made for
+ * it: no process outlives its command, as here.  The greeting tells ppool
+ * that ssh got through, before the command runs.
  */
 #define HOST_WRAPPER							\
 	"p=$PPID; "							\
-	"(trap '' TERM; while kill -0 $p 2>/dev/null; do sleep 1; done; " \
-	"kill -TERM 0; sleep $2; kill -KILL 0) </dev/null >/dev/null 2>&1 & " \
+	"(trap '' TERM; while kill -0 $p && kill -0 $$; do sleep 1; done " \
+	"2>/dev/null; kill -TERM 0; sleep $2; kill -KILL 0) "		\
+	"</dev/null >/dev/null 2>&1 & "					\
 	"echo " HOST_HELLO "; exec /bin/sh -c \"$1\""
 
 static struct {

@@ -375,6 +375,7 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 		goto out;
 	}
 	spawn_describe(*status, how, sizeof how);
+	/* ssh signalled by ppool exits with 255, not by the signal. */
 	sig = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
 	early = w->answered == 0 && w->sent > 0 && !w->signalled;
 	while (w->qlen > 0) {
@@ -383,7 +384,8 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 		if (s == w->timed_out) {
 			snprintf(how, sizeof how, "%g", cfg->timeout);
 			task_fail(s, "timed out after %s s", how);
-		} else if (w->signalled && (sig == SIGTERM || sig == SIGKILL))
+		} else if (w->signalled && (sig == SIGTERM || sig == SIGKILL ||
+		    !w->host->local))
 			task_fail(s, "worker killed: %s", w->why);
 		else
 			task_fail(s, "worker %s", how);
