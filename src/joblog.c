@@ -67,19 +67,21 @@ joblog_hash(const char *p, size_t len)
 static void
 joblog_remember(char *line, size_t len)
 {
-	char		*field[9], *end = line + len, *p = line;
+	char		*field[9], *end = line + len, *p = line, *tab;
 	unsigned long long seq;
 	size_t		 n = 0, want;
 
-	while (n < 8 && p < end) {
+	/* Tabs in the task are escaped: the last field is the task. */
+	for (;;) {
 		field[n++] = p;
-		if ((p = memchr(p, '\t', end - p)) == NULL)
-			return;
-		*p++ = '\0';
+		if (n == 9 || (tab = memchr(p, '\t', end - p)) == NULL)
+			break;
+		*tab = '\0';
+		p = tab + 1;
 	}
+	/* 9 fields; 8 in logs written before the Host column. */
 	if (n < 8)
 		return;
-	field[8] = p;
 	errno = 0;
 	seq = strtoull(field[0], NULL, 10);
 	if (seq == 0 || errno != 0 || seq > (1ULL << 40))
@@ -95,7 +97,7 @@ joblog_remember(char *line, size_t len)
 	jl.old[seq].seen = 1;
 	jl.old[seq].ok = strcmp(field[3], "0") == 0 &&
 	    strcmp(field[4], "0") == 0;
-	jl.old[seq].hash = joblog_hash(field[8], end - field[8]);
+	jl.old[seq].hash = joblog_hash(field[n - 1], end - field[n - 1]);
 }
 
 /* Read an earlier log; a torn last line (no newline) is ignored. */
