@@ -1,8 +1,35 @@
 # bash completion for ppool(1)                              -*- shell-script -*-
 #
 # Hand-written; every option of `ppool --help' is here, and the tests check it.
-# Needs nothing from the bash-completion package, but uses its _filedir and
-# _command_offset when it is loaded.
+# Needs nothing from the bash-completion package, but uses its _filedir,
+# _command_offset and _known_hosts_real when it is loaded.
+
+# Set words, cword and wmap from COMP_WORDS and COMP_LINE: the words, with
+# the pieces that COMP_WORDBREAKS split at ':' joined again, as in -S a,:,b
+# ("a," ":" ",b"); wmap[i] is the index in COMP_WORDS where words[i] starts.
+_ppool_words()
+{
+	local line=${COMP_LINE:0:COMP_POINT} i j=-1 w rest pos=0 gap last=
+	words=()
+	wmap=()
+	cword=0
+	for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
+		w=${COMP_WORDS[i]}
+		rest=${line:pos}
+		gap=${rest%%[![:space:]]*}
+		if ((j >= 0)) && [[ -z $gap && ${words[j]} != = ]] &&
+			[[ $w == : || $last == : ]]; then
+			words[j]+=$w
+		else
+			((j += 1))
+			words[j]=$w
+			wmap[j]=$i
+		fi
+		last=$w
+		pos=$((pos + ${#gap} + ${#w}))
+		((i == COMP_CWORD)) && cword=$j
+	done
+}
 
 # Print the index in words[] where COMMAND (command mode) starts: after `--',
 # or the first word that is neither an option nor an option's argument.
@@ -23,7 +50,8 @@ _ppool_command_start()
 			;;
 		-a | --input | -j | --jobs | -P | -o | --output | -r | --max-reqs | --joblog | \
 		-t | --timeout | --halt | --inflight | --kill-after | --max-line | \
-		--max-output | --retries | --window | -[0Luv]*[ajPort])
+		--max-output | --retries | -S | --ssh | --ssh-command | --ssh-file | \
+		--window | -[0Luv]*[ajPortS])
 			# The argument is the next word, or "=" and the word after it.
 			if [[ ${words[i + 1]} == = ]]; then
 				((i += 3))
@@ -53,12 +81,14 @@ _ppool_command_start()
 
 _ppool()
 {
-	local cur prev cword start
-	local -a words
+	local cur word prev cword start
+	local -a words wmap
 
-	cword=$COMP_CWORD
-	words=("${COMP_WORDS[@]}")
-	cur=${words[cword]}
+	_ppool_words
+	# cur: the word as bash replaces it; word: the same with what came
+	# before it glued to it by ':'.
+	cur=${COMP_WORDS[COMP_CWORD]}
+	word=${words[cword]}
 	prev=
 	((cword > 0)) && prev=${words[cword - 1]}
 
@@ -67,7 +97,7 @@ _ppool()
 	start=$(_ppool_command_start)
 	if [[ -n $start ]] && ((start <= cword)); then
 		if declare -F _command_offset >/dev/null; then
-			_command_offset "$start"
+			_command_offset "${wmap[start]}"
 		elif ((start == cword)); then
 			compopt -o filenames 2>/dev/null
 			COMPREPLY=($(compgen -c -- "$cur"))
@@ -81,12 +111,13 @@ _ppool()
 	# COMP_WORDBREAKS splits --input=FILE into "--input" "=" "FILE".
 	if [[ $cur == = ]]; then
 		cur=
+		word=
 	elif [[ $prev == = ]] && ((cword > 1)); then
 		prev=${words[cword - 2]}
 	fi
 
 	case $prev in
-	-a | --input | --joblog)
+	-a | --input | --joblog | --ssh-file)
 		if declare -F _filedir >/dev/null; then
 			_filedir
 		else
@@ -110,7 +141,18 @@ _ppool()
 		# --halt soon,fail=N (or P%): a number, nothing to offer.
 		return
 		;;
-	-w | --worker)
+	-S | --ssh)
+		# [N/]host,...: the host after the last ',' and 'N/', from the
+		# hosts ssh knows (bash-completion); nothing without it.
+		if declare -F _known_hosts_real >/dev/null; then
+			_known_hosts_real -a -p "${word%"${word##*[,/]}"}" -- "${word##*[,/]}"
+			# Bash replaces only what follows the last ':'.
+			local lead=${word%"$cur"}
+			[[ -n $lead ]] && COMPREPLY=("${COMPREPLY[@]#"$lead"}")
+		fi
+		return
+		;;
+	-w | --worker | --ssh-command)
 		compopt -o filenames 2>/dev/null
 		if [[ $cur == */* ]]; then
 			COMPREPLY=($(compgen -f -- "$cur"))
@@ -127,12 +169,12 @@ _ppool()
 	esac
 
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W '-0 -a -h -j -L -o -P -r -t -u -v -V -w
+		COMPREPLY=($(compgen -W '-0 -a -h -j -L -o -P -r -S -t -u -v -V -w
 		    --dry-run --envelope --halt= --help --inflight= --input= --jobs=
 		    --joblog= --kill-after= --lines --max-line= --max-output=
 		    --max-reqs= --null --output= --progress --resume --resume-failed
-		    --retries= --timeout= --unordered --verbose --version --window=
-		    --worker=' -- "$cur"))
+		    --retries= --ssh= --ssh-command= --ssh-file= --timeout=
+		    --unordered --verbose --version --window= --worker=' -- "$cur"))
 		if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
 			compopt -o nospace 2>/dev/null
 		fi

@@ -22,7 +22,7 @@ function __fish_ppool_command
             return 0
         else if string match -qr -- '^(-w|--worker(=.*)?|-[0Luv]*w.*)$' $t
             return 1
-        else if string match -qr -- '^(-[0Luv]*[ajPort]|--(input|jobs|output|timeout|halt|inflight|joblog|retries|window)|--kill-after|--max-line|--max-output|--max-reqs)$' $t
+        else if string match -qr -- '^(-[0Luv]*[ajPortS]|--(input|jobs|output|timeout|halt|inflight|joblog|retries|ssh|ssh-command|ssh-file|window)|--kill-after|--max-line|--max-output|--max-reqs)$' $t
             set want_value 1
         else if string match -qr -- '^-.' $t
             continue
@@ -36,6 +36,15 @@ function __fish_ppool_command
     string match -qr -- '^-' $cur; and return 1
     printf '%s\n' $cur
     return 0
+end
+
+# The values to offer for -S: what is typed up to the last ',' and then any
+# N/ and user@, followed by each host ssh knows, or by ':' (this machine).
+function __fish_ppool_hosts
+    set -l tok (commandline -ct | string replace -r -- '^(--ssh=|-[0Luv]*S)' '')
+    set -l head (string match -r -- '^(?:.*,)?(?:[0-9]+/)?(?:[^,/]*@)?' $tok)
+    printf '%s\n' $head(__fish_print_hostnames)
+    string match -qr -- '@$' "$head"; or printf '%s\n' $head:
 end
 
 set -l opt 'not __fish_ppool_command >/dev/null'
@@ -61,6 +70,9 @@ complete -c ppool -n $opt -s r -l max-reqs -x -d 'Worker mode: retire a worker a
 complete -c ppool -n $opt -l resume -d 'With --joblog: skip tasks it records as finished'
 complete -c ppool -n $opt -l resume-failed -d 'With --joblog: skip tasks it records as succeeded'
 complete -c ppool -n $opt -l retries -x -d 'Run a failed task up to N more times (default 0)'
+complete -c ppool -n $opt -s S -l ssh -x -a '(__fish_ppool_hosts)' -d 'Run on these hosts through ssh: [N/]host,... (: is this machine)'
+complete -c ppool -n $opt -l ssh-command -x -a '(__fish_complete_command)' -d 'Run CMD instead of ssh (split like a shell would)'
+complete -c ppool -n $opt -l ssh-file -r -F -d 'The hosts of -S, one a line'
 complete -c ppool -n $opt -s t -l timeout -x -d 'Stop a task after SECS seconds (default: no limit)'
 complete -c ppool -n $opt -s u -l unordered -d 'Print records in completion order'
 complete -c ppool -n $opt -s v -l verbose -d 'A summary line on stderr at exit'

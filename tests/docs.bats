@@ -58,9 +58,9 @@ unknown_long() {
 
 @test "--help names the options these tests look for" {
 	# A sanity check of help_short and help_long themselves.
-	assert_equal "$(help_short | tr '\n' ' ')" '-0 -L -P -V -a -h -j -o -r -t -u -v -w '
+	assert_equal "$(help_short | tr '\n' ' ')" '-0 -L -P -S -V -a -h -j -o -r -t -u -v -w '
 	local o
-	for o in --input --worker --jobs --window --max-output; do
+	for o in --input --worker --jobs --window --max-output --ssh --ssh-command --ssh-file; do
 		help_long | grep -qFx -- "$o" || fail "help_long lacks $o"
 	done
 }

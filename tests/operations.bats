@@ -17,7 +17,7 @@ teardown() {
 	helpers_teardown
 }
 
-HEADER=$'Seq\tStart\tRuntime\tExit\tSignal\tAttempts\tWorker\tTask'
+HEADER=$'Seq\tStart\tRuntime\tExit\tSignal\tAttempts\tWorker\tHost\tTask'
 
 # joblog_has FILE N: FILE holds at least N task lines (after its header).
 joblog_has() {
@@ -29,14 +29,14 @@ fields() {
 	tail -n +2 "$1" | sort -n -k1,1 | cut -f "$2"
 }
 
-# assert_joblog_line_shape FILE: every task line of FILE has 8 fields, the
-# numbers where numbers belong.
+# assert_joblog_line_shape FILE: every task line of FILE has 9 fields, the
+# numbers where numbers belong, and a host.
 assert_joblog_line_shape() {
 	local bad
-	bad=$(tail -n +2 "$1" | awk -F '\t' 'NF != 8 ||
+	bad=$(tail -n +2 "$1" | awk -F '\t' 'NF != 9 ||
 		$1 !~ /^[0-9]+$/ || $2 !~ /^[0-9]+\.[0-9][0-9][0-9]$/ ||
 		$3 !~ /^[0-9]+\.[0-9][0-9][0-9]$/ || $4 !~ /^-?[0-9]+$/ ||
-		$5 !~ /^[0-9]+$/ || $6 !~ /^[0-9]+$/')
+		$5 !~ /^[0-9]+$/ || $6 !~ /^[0-9]+$/ || $8 == ""')
 	[[ -z $bad ]] || fail "malformed joblog lines: $bad"
 }
 
@@ -59,17 +59,17 @@ echo "$n" >>done
 EOF
 }
 
-@test "--joblog, command mode: exact header; exit, signal, attempts and '-' for the worker" {
+@test "--joblog, command mode: exact header; exit, signal, attempts, '-' for the worker and ':' for the host" {
 	printf '%s\n' 'exit 3' 'kill -TERM $$' 'echo ok' >in
 	run --separate-stderr ppool -L -j 1 --joblog=jl <in
 	assert_equal "$status" 2
 	assert_equal "$(head -n 1 jl)" "$HEADER"
 	assert_equal "$(wc -l <jl)" 4
 	assert_joblog_line_shape jl
-	# seq, exit, signal, attempts, worker, task
-	assert_equal "$(fields jl 1,4-8)" "$(printf '%s\t' 1 3 0 1 -)exit 3
-$(printf '%s\t' 2 -1 15 1 -)kill -TERM \$\$
-$(printf '%s\t' 3 0 0 1 -)echo ok"
+	# seq, exit, signal, attempts, worker, host (this machine without -S), task
+	assert_equal "$(fields jl 1,4-9)" "$(printf '%s\t' 1 3 0 1 - :)exit 3
+$(printf '%s\t' 2 -1 15 1 - :)kill -TERM \$\$
+$(printf '%s\t' 3 0 0 1 - :)echo ok"
 	# The start times are the times of this run.
 	local now start
 	now=$(date +%s)
@@ -78,7 +78,7 @@ $(printf '%s\t' 3 0 0 1 -)echo ok"
 	done
 }
 
-@test "--joblog, worker mode: the worker's pid, exit 0 or 1, signal 0" {
+@test "--joblog, worker mode: the worker's pid, exit 0 or 1, signal 0, host ':'" {
 	printf '%s\n' 1 2 3 4 >in
 	local w
 	w=$(worker 'while read x; do
@@ -89,7 +89,7 @@ $(printf '%s\t' 3 0 0 1 -)echo ok"
 	assert_equal "$(head -n 1 jl)" "$HEADER"
 	assert_equal "$(wc -l <jl)" 5
 	assert_joblog_line_shape jl
-	assert_equal "$(fields jl 1,4,5,6,8 | tr '\t\n' ', ')" '1,0,0,1,1 2,0,0,1,2 3,1,0,1,3 4,0,0,1,4 '
+	assert_equal "$(fields jl 1,4,5,6,8,9 | tr '\t\n' ', ')" '1,0,0,1,:,1 2,0,0,1,:,2 3,1,0,1,:,3 4,0,0,1,:,4 '
 	# The worker column is the pid the record names.
 	local s
 	for s in 1 2 3 4; do
@@ -122,7 +122,7 @@ $(printf '%s\t' 3 0 0 1 -)echo ok"
 	run --separate-stderr ppool -L -o raw --joblog=jl -- true <in
 	assert_success
 	assert_equal "$(wc -l <jl)" 3
-	assert_equal "$(fields jl 8)" 'a\tb
+	assert_equal "$(fields jl 9)" 'a\tb
 plain'
 	assert_joblog_line_shape jl
 
@@ -130,7 +130,7 @@ plain'
 	run --separate-stderr ppool -0 -o raw --joblog=jl0 -- true <in0
 	assert_success
 	assert_equal "$(wc -l <jl0)" 3
-	assert_equal "$(fields jl0 8)" 'x\ny\\z
+	assert_equal "$(fields jl0 9)" 'x\ny\\z
 two\r'
 	assert_joblog_line_shape jl0
 }
@@ -162,7 +162,7 @@ two\r'
 	run --separate-stderr ppool -L -o raw --joblog=jl -- true <in
 	assert_success
 	assert_equal "$(head -n 1 jl)" "$HEADER"
-	assert_equal "$(fields jl 1,8 | tr '\t\n' ', ')" '1,7 2,8 '
+	assert_equal "$(fields jl 1,9 | tr '\t\n' ', ')" '1,7 2,8 '
 	assert_equal "$(wc -l <jl)" 3
 }
 
@@ -248,7 +248,7 @@ two\r'
 	assert_equal "$(tail -c 1 jl | od -An -tx1 | tr -d ' \n')" 0a
 	assert_equal "$(sed -n 12p jl)" $'11\t17000'
 	assert_equal "$(wc -l <jl)" 14
-	assert_equal "$(tail -n 2 jl | awk -F '\t' 'NF == 8 { print $1 }' | sort -n | tr '\n' ' ')" '11 12 '
+	assert_equal "$(tail -n 2 jl | awk -F '\t' 'NF == 9 { print $1 }' | sort -n | tr '\n' ' ')" '11 12 '
 	# A third run has nothing left to do.
 	rm done
 	run --separate-stderr ppool -L --joblog=jl --resume -- sh task.sh "$MARKER" 1000 <in
@@ -300,7 +300,7 @@ EOF
 	assert_success
 	assert_output $'X\nY\ne'
 	assert_equal "$stderr" "ppool: task 2 differs from the one in jl: the input changed, so it runs again (and so may others)"
-	assert_equal "$(tail -n 3 jl | cut -f 1,8 | sort -n | tr '\t\n' ', ')" '2,X 3,Y 5,e '
+	assert_equal "$(tail -n 3 jl | cut -f 1,9 | sort -n | tr '\t\n' ', ')" '2,X 3,Y 5,e '
 }
 
 @test "--resume or --resume-failed without --joblog: usage error 255" {
