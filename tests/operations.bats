@@ -291,6 +291,21 @@ EOF
 	assert_file_not_exist ran
 }
 
+@test "--resume reads a joblog written before the Host column (8 fields)" {
+	make_task_script
+	seq 4 >in
+	# Tasks 1 and 3 finished in an older run, whose log had no Host column.
+	printf 'Seq\tStart\tRuntime\tExit\tSignal\tAttempts\tWorker\tTask\n' >jl
+	printf '1\t1700000000.000\t0.001\t0\t0\t1\t-\t1\n' >>jl
+	printf '3\t1700000000.000\t0.001\t0\t0\t1\t-\t3\n' >>jl
+	run --separate-stderr ppool -L -o raw --joblog=jl --resume -- sh task.sh "$MARKER" 1000 <in
+	assert_success
+	assert_equal "$stderr" ''
+	assert_equal "$(sort -n done | tr '\n' ' ')" '2 4 '
+	# The new lines have the Host column.
+	assert_equal "$(tail -n 2 jl | awk -F '\t' 'NF == 9 { print $1 }' | sort -n | tr '\n' ' ')" '2 4 '
+}
+
 @test "--resume: a task whose input changed at a logged seq runs again, with one warning" {
 	printf '%s\n' a b c d >in
 	run --separate-stderr ppool -L -o raw --joblog=jl -- echo <in
