@@ -21,13 +21,15 @@
  * does not end when the command does.  So a watchdog waits for the sshd
  * process (the shell's parent) or the command (which takes the shell's
  * pid) to go, then ends the session's process group, which sshd made for
- * it: no process outlives its command, as here.  The greeting tells ppool
- * that ssh got through, before the command runs.
+ * it, as ppool does here: what a finished command left behind is killed
+ * at once; a command still running when its connection went gets SIGTERM,
+ * then SIGKILL --kill-after seconds later.  The greeting tells ppool that
+ * ssh got through, before the command runs.
  */
 #define HOST_WRAPPER							\
 	"p=$PPID; "							\
-	"(trap '' TERM; while kill -0 $p && kill -0 $$; do sleep 1; done " \
-	"2>/dev/null; kill -TERM 0; sleep $2; kill -KILL 0) "		\
+	"(trap '' TERM; while kill -0 $p && kill -0 $$; do sleep 1; done; " \
+	"if kill -0 $$; then kill -TERM 0; sleep $2; fi; kill -KILL 0) "	\
 	"</dev/null >/dev/null 2>&1 & "					\
 	"echo " HOST_HELLO "; exec /bin/sh -c \"$1\""
 
