@@ -404,6 +404,8 @@ host_hello(struct buf *b)
 {
 	size_t	 n = sizeof HOST_HELLO;		/* with its newline */
 
+	if (buf_used(b) == 0)
+		return 0;
 	if (buf_used(b) < n)
 		return memcmp(buf_head(b), HOST_HELLO "\n", buf_used(b)) == 0 ?
 		    0 : -1;
