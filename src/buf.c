@@ -79,9 +79,12 @@ buf_addstr(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
-/* Append an unsigned integer in decimal, two digits at a time. */
-void
-buf_add_uint(struct buf *b, uint64_t v)
+/*
+ * Write an unsigned integer in decimal, two digits at a time, to out (room
+ * for 20 bytes, not NUL-terminated).  Return how many bytes it took.
+ */
+size_t
+buf_uint_text(char *out, uint64_t v)
 {
 	static const char	 pairs[] =
 	    "00010203040506070809101112131415161718192021222324252627282930"
@@ -89,11 +92,12 @@ buf_add_uint(struct buf *b, uint64_t v)
 	    "62636465666768697071727374757677787980818283848586878889909192"
 	    "939495969798990";
 	char			 tmp[24], *p = tmp + sizeof tmp;
+	size_t			 n;
 
 	if (v < 10) {
 		/* attempts, and the whole milliseconds of most tasks */
-		buf_addc(b, '0' + (char)v);
-		return;
+		out[0] = '0' + (char)v;
+		return 1;
 	}
 	while (v >= 100) {
 		p -= 2;
@@ -105,7 +109,18 @@ buf_add_uint(struct buf *b, uint64_t v)
 		memcpy(p, pairs + v * 2, 2);
 	} else
 		*--p = '0' + v;
-	buf_add(b, p, tmp + sizeof tmp - p);
+	n = tmp + sizeof tmp - p;
+	memcpy(out, p, n);
+	return n;
+}
+
+/* Append an unsigned integer in decimal. */
+void
+buf_add_uint(struct buf *b, uint64_t v)
+{
+	char	 text[24];
+
+	buf_add(b, text, buf_uint_text(text, v));
 }
 
 /* Append printf-formatted text. */

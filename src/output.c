@@ -90,24 +90,24 @@ output_pending(void)
 	return buf_used(&out.buf) != 0;
 }
 
-/* Append milliseconds with three decimals. */
-static void
-output_add_ms(struct buf *b, double ms)
+/* Write milliseconds with three decimals to p (room for 24 bytes). */
+static size_t
+output_ms_text(char *p, double ms)
 {
 	uint64_t	 us;
-	char		 frac[4];
+	size_t		 n;
 
 	if (ms <= 0) {
-		buf_addc(b, '0');
-		return;
+		p[0] = '0';
+		return 1;
 	}
 	us = (uint64_t)(ms * 1000.0 + 0.5);
-	buf_add_uint(b, us / 1000);
-	frac[0] = '.';
-	frac[1] = '0' + us / 100 % 10;
-	frac[2] = '0' + us / 10 % 10;
-	frac[3] = '0' + us % 10;
-	buf_add(b, frac, 4);
+	n = buf_uint_text(p, us / 1000);
+	p[n] = '.';
+	p[n + 1] = '0' + us / 100 % 10;
+	p[n + 2] = '0' + us / 10 % 10;
+	p[n + 3] = '0' + us % 10;
+	return n + 4;
 }
 
 /* Append the task's error as a JSON string. */
@@ -166,55 +166,75 @@ output_command(struct buf *b, const struct slot *s)
 }
 
 /*
- * Append a number and keep its text in text: the numbers of records repeat
- * or follow each other, and copying is cheaper than printing.
+ * Write a record's seq to p (room for 24 bytes).  In order, a seq is the
+ * last one plus one: incrementing the last one's text beats printing it.
  */
-static void
-output_add_number(struct buf *b, uint64_t v, char *text, size_t *len)
-{
-	size_t	 before = b->len;
-
-	buf_add_uint(b, v);
-	*len = b->len - before;
-	memcpy(text, b->data + before, *len);
-}
-
-/* Append a record's seq: in order, the last one plus one, in its text. */
-static void
-output_add_seq(struct buf *b, uint64_t seq)
+static size_t
+output_seq_text(char *p, uint64_t seq)
 {
 	size_t	 i;
 
-	if (seq != out.seq + 1 || out.seq_len == 0) {
-		output_add_number(b, seq, out.seq_text, &out.seq_len);
-		out.seq = seq;
-		return;
+	if (seq != out.seq + 1 || out.seq_len == 0)
+		out.seq_len = buf_uint_text(out.seq_text, seq);
+	else {
+		for (i = out.seq_len; i > 0 && out.seq_text[i - 1] == '9'; i--)
+			out.seq_text[i - 1] = '0';
+		if (i > 0)
+			out.seq_text[i - 1]++;
+		else {
+			memmove(out.seq_text + 1, out.seq_text, out.seq_len++);
+			out.seq_text[0] = '1';
+		}
 	}
 	out.seq = seq;
-	for (i = out.seq_len; i > 0 && out.seq_text[i - 1] == '9'; i--)
-		out.seq_text[i - 1] = '0';
-	if (i > 0)
-		out.seq_text[i - 1]++;
-	else {
-		memmove(out.seq_text + 1, out.seq_text, out.seq_len++);
-		out.seq_text[0] = '1';
-	}
-	buf_add(b, out.seq_text, out.seq_len);
+	memcpy(p, out.seq_text, out.seq_len);
+	return out.seq_len;
 }
 
-/* Append a worker's pid, from its text when it was printed before. */
-static void
-output_add_pid(struct buf *b, pid_t pid)
+/* Write a worker's pid to p, from its text when it was written before. */
+static size_t
+output_pid_text(char *p, pid_t pid)
 {
 	unsigned	 i = (unsigned)pid % 8;
 
-	if (out.pids[i].pid == pid)
-		buf_add(b, out.pids[i].text, out.pids[i].len);
-	else {
-		output_add_number(b, (uint64_t)pid, out.pids[i].text,
-		    &out.pids[i].len);
+	if (out.pids[i].pid != pid) {
+		out.pids[i].len = buf_uint_text(out.pids[i].text, pid);
 		out.pids[i].pid = pid;
 	}
+	memcpy(p, out.pids[i].text, out.pids[i].len);
+	return out.pids[i].len;
+}
+
+/*
+ * Append the fields every record ends with: "worker", "host", "attempts"
+ * and "ms".  They are composed on the stack and added at once, as they
+ * are written for every task.
+ */
+static void
+output_add_tail(struct buf *b, const struct slot *s)
+{
+	char	 t[128], *p = t;
+
+	if (s->worker > 0) {
+		memcpy(p, ",\"worker\":", 10);
+		p += 10;
+		p += output_pid_text(p, s->worker);
+	}
+	if (out.cfg->ssh && s->host != NULL) {
+		buf_add(b, t, p - t);
+		p = t;
+		buf_add(b, ",\"host\":", 8);
+		json_add_text(b, s->host->name, strlen(s->host->name));
+	}
+	memcpy(p, ",\"attempts\":", 12);
+	p += 12;
+	p += buf_uint_text(p, s->attempts);
+	memcpy(p, ",\"ms\":", 6);
+	p += 6;
+	p += output_ms_text(p, s->ms);
+	*p++ = '}';
+	*p++ = '\n';
+	buf_add(b, t, p - t);
 }
 
 /* Append one JSON record. */
@@ -222,9 +242,10 @@ static void
 output_json(struct buf *b, const struct slot *s)
 {
 	const char	*res = s->reply.data + s->res_off;
+	char		 head[32];
 
-	buf_add(b, "{\"seq\":", 7);
-	output_add_seq(b, s->seq);
+	memcpy(head, "{\"seq\":", 7);
+	buf_add(b, head, 7 + output_seq_text(head + 7, s->seq));
 	if (s->id_len > 0) {
 		buf_add(b, ",\"id\":", 6);
 		buf_add(b, s->task.data + s->task.off + s->id_off, s->id_len);
@@ -259,19 +280,7 @@ output_json(struct buf *b, const struct slot *s)
 			break;
 		}
 	}
-	if (s->worker > 0) {
-		buf_add(b, ",\"worker\":", 10);
-		output_add_pid(b, s->worker);
-	}
-	if (out.cfg->ssh && s->host != NULL) {
-		buf_add(b, ",\"host\":", 8);
-		json_add_text(b, s->host->name, strlen(s->host->name));
-	}
-	buf_add(b, ",\"attempts\":", 12);
-	buf_add_uint(b, s->attempts);
-	buf_add(b, ",\"ms\":", 6);
-	output_add_ms(b, s->ms);
-	buf_add(b, "}\n", 2);
+	output_add_tail(b, s);
 }
 
 /* Tell stderr why a task failed, for raw output. */

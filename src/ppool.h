@@ -107,6 +107,7 @@ void	 buf_reserve(struct buf *, size_t);
 void	 buf_add_slow(struct buf *, const void *, size_t);
 void	 buf_addstr(struct buf *, const char *);
 void	 buf_add_uint(struct buf *, uint64_t);
+size_t	 buf_uint_text(char *, uint64_t);
 void	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 buf_consume(struct buf *, size_t);
