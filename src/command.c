@@ -379,30 +379,23 @@ command_capture(int fd, struct buf *b, int *truncated, size_t cap)
 
 /*
  * Take a remote host's greeting from the start of the command's stdout.  A
- * host that writes something else first (a login script that prints?) is
- * not to be trusted with tasks: the command is stopped and its host
- * retired.
+ * host that writes something else first is not to be trusted with tasks:
+ * the command is stopped and its host retired.
  */
 static void
 command_greeted(struct command *c)
 {
-	struct buf	*b = &c->slot->reply;
-	size_t		 n;
-	int		 rc;
+	int	 rc;
 
-	if ((rc = host_hello(b)) == 1)
-		c->ready = 1;
-	if (rc != -1 || c->host_bad)
+	if (c->host_bad)
 		return;
-	for (n = 0; n < buf_used(b) && n < 40; n++) {
-		if (buf_head(b)[n] == '\n')
-			break;
+	rc = host_hello(&c->slot->reply, c->lost, sizeof c->lost);
+	if (rc == 1)
+		c->ready = 1;
+	else if (rc == -1) {
+		c->host_bad = 1;
+		command_kill(c, loop_now(), c->lost);
 	}
-	c->host_bad = 1;
-	snprintf(c->lost, sizeof c->lost, "the remote shell wrote '%.*s' to "
-	    "stdout before running ppool's wrapper (a login script that "
-	    "prints?)", (int)n, buf_head(b));
-	command_kill(c, loop_now(), c->lost);
 }
 
 /*
@@ -417,15 +410,13 @@ command_read(struct command *c, const struct config *cfg, int which)
 
 	if (*fd == -1)
 		return 0;
-	if (which == 1 && !c->ready) {
+	if (which == 1) {
 		/* The greeting comes first, and is not the command's. */
 		rc = command_capture(*fd, &c->slot->reply, &c->slot->out_trunc,
-		    cfg->max_output + sizeof HOST_HELLO);
-		command_greeted(c);
-	} else if (which == 1)
-		rc = command_capture(*fd, &c->slot->reply,
-		    &c->slot->out_trunc, cfg->max_output);
-	else
+		    cfg->max_output + (c->ready ? 0 : sizeof HOST_HELLO));
+		if (!c->ready)
+			command_greeted(c);
+	} else
 		rc = command_capture(*fd, &c->slot->errout,
 		    &c->slot->err_trunc, cfg->max_output);
 	if (rc == 0) {

@@ -294,20 +294,6 @@ host_quote(struct buf *b, const char *s)
 	buf_addc(b, '\'');
 }
 
-/* Append NAME=VALUE as one quoted word. */
-static void
-host_quote_pair(struct buf *b, const char *name, const char *value)
-{
-	struct buf	 pair;
-
-	buf_init(&pair);
-	buf_addstr(&pair, name);
-	buf_addc(&pair, '=');
-	buf_addstr(&pair, value);
-	host_quote(b, pair.data);
-	buf_free(&pair);
-}
-
 /*
  * Append shell text that runs a command-mode job as it would run here:
  * its environment exported, in its directory, its stages piped.
@@ -349,8 +335,11 @@ host_job_text(struct buf *b, const struct job *job)
 	/* env(1), not export: a variable's name need not suit the shell. */
 	buf_addstr(b, "exec env");
 	for (i = 0; i < job->env_names.n; i++) {
+		/* 'NAME'='VALUE' is one word to the shell: NAME=VALUE. */
 		buf_addc(b, ' ');
-		host_quote_pair(b, job->env_names.v[i], job->env_values.v[i]);
+		host_quote(b, job->env_names.v[i]);
+		buf_addc(b, '=');
+		host_quote(b, job->env_values.v[i]);
 	}
 	buf_addstr(b, " /bin/sh -c ");
 	host_quote(b, rest.data);
@@ -397,22 +386,29 @@ host_pipeline(const struct host *h, const char *text, double kill_after)
 /*
  * Take the greeting of a remote host from the start of b once it is all
  * there.  Return 1 when it was taken, 0 while more is needed, -1 when b
- * starts with something else.
+ * starts with something else (a login script that prints?), which why
+ * then quotes.
  */
 int
-host_hello(struct buf *b)
+host_hello(struct buf *b, char *why, size_t size)
 {
 	size_t	 n = sizeof HOST_HELLO;		/* with its newline */
+	size_t	 used = buf_used(b);
 
-	if (buf_used(b) == 0)
+	if (used == 0)
 		return 0;
-	if (buf_used(b) < n)
-		return memcmp(buf_head(b), HOST_HELLO "\n", buf_used(b)) == 0 ?
-		    0 : -1;
-	if (memcmp(buf_head(b), HOST_HELLO "\n", n) != 0)
-		return -1;
-	buf_consume(b, n);
-	return 1;
+	if (memcmp(buf_head(b), HOST_HELLO "\n", used < n ? used : n) == 0) {
+		if (used < n)
+			return 0;
+		buf_consume(b, n);
+		return 1;
+	}
+	for (n = 0; n < used && n < 40 && buf_head(b)[n] != '\n'; n++)
+		;
+	snprintf(why, size, "the remote shell wrote '%.*s' to stdout before "
+	    "running ppool's wrapper (a login script that prints?)", (int)n,
+	    buf_head(b));
+	return -1;
 }
 
 /* Free the hosts. */

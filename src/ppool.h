@@ -299,7 +299,7 @@ unsigned long host_slots(void);
 size_t	 host_retire(struct host *, const char *);
 void	 host_quote(struct buf *, const char *);
 pipeline *host_pipeline(const struct host *, const char *, double);
-int	 host_hello(struct buf *);
+int	 host_hello(struct buf *, char *, size_t);
 int	 host_failed(const struct host *, int, int, int, char *, size_t);
 void	 host_job_text(struct buf *, const struct job *);
 void	 host_free(void);

@@ -186,27 +186,20 @@ worker_reply(struct worker *w, const struct config *cfg, const char *line,
 /*
  * A remote worker's output starts with the wrapper's greeting: take it.
  * Return 1 once it is taken, 0 while it is incomplete, -1 when the host
- * wrote something else (a login script that prints?): the worker is
- * killed and its host will be retired.
+ * wrote something else: the worker is killed and its host will be retired.
  */
 static int
 worker_greeted(struct worker *w, double now)
 {
-	size_t	 n;
+	char	 why[sizeof w->why];
 	int	 rc;
 
-	if ((rc = host_hello(&w->in)) == 1)
+	if ((rc = host_hello(&w->in, why, sizeof why)) == 1)
 		w->ready = 1;
 	if (rc != -1)
 		return rc;
-	for (n = 0; n < buf_used(&w->in) && n < 40; n++) {
-		if (buf_head(&w->in)[n] == '\n')
-			break;
-	}
 	w->host_bad = 1;
-	worker_kill(w, now, "the remote shell wrote '%.*s' to stdout before "
-	    "running ppool's wrapper (a login script that prints?)", (int)n,
-	    buf_head(&w->in));
+	worker_kill(w, now, "%s", why);
 	buf_reset(&w->in);
 	return -1;
 }
@@ -222,6 +215,7 @@ worker_read(struct worker *w, const struct config *cfg, double now)
 	char	*line;
 	size_t	 len;
 	ssize_t	 n;
+	int	 greeted;
 
 	if (w->from_fd == -1)
 		return -1;
@@ -245,8 +239,8 @@ worker_read(struct worker *w, const struct config *cfg, double now)
 		buf_reset(&w->in);
 		return 1;
 	}
-	if (!w->ready && worker_greeted(w, now) != 1)
-		return w->ready || w->broken ? -1 : 1;
+	if (!w->ready && (greeted = worker_greeted(w, now)) != 1)
+		return greeted == 0 ? 1 : -1;
 	while ((line = buf_frame(&w->in, '\n', &len)) != NULL) {
 		if (len > cfg->max_line)
 			break;

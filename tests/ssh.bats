@@ -318,6 +318,34 @@ retire_lines() {
 	assert_nothing_left 15
 }
 
+@test "a host whose login prints to stdout first is retired, quoting it; its tasks run here (both modes)" {
+	# A stand-in for a chatty login script: the "ssh" prints a banner first.
+	local chatty="sh -c 'echo Welcome to 127; exec \"\$0\" \"\$@\"' $SSH"
+	seq 4 >in
+	run --separate-stderr "$PPOOL" -S 1/127.0.0.1,1/: --ssh-command "$chatty" \
+		-w "$(cat_worker)" <in
+	assert_equal "$status" 0
+	assert_seqs_in_order 4
+	assert_equal "$(jqo .host | sort -u)" ':'
+	assert_equal "$(jqo .attempts | sort | uniq -c | awk '{ print $1 "x" $2 }' | tr '\n' ' ')" "3x1 1x2 "
+	[[ $stderr == *"host 127.0.0.1: the remote shell wrote 'Welcome to 127' to stdout"* ]] ||
+		fail "no message quoting the banner: $stderr"
+	assert_equal "$(retire_lines 127.0.0.1)" 1
+	run --separate-stderr "$PPOOL" -S 1/127.0.0.1,1/: --ssh-command "$chatty" \
+		-- echo "$MARKER" <in
+	assert_equal "$status" 0
+	assert_seqs_in_order 4
+	assert_equal "$(jqo .host | sort -u)" ':'
+	assert_equal "$(jqo -j .stdout)" "$MARKER 1
+$MARKER 2
+$MARKER 3
+$MARKER 4"
+	[[ $stderr == *"host 127.0.0.1: the remote shell wrote 'Welcome to 127' to stdout"* ]] ||
+		fail "no message quoting the banner: $stderr"
+	assert_equal "$(retire_lines 127.0.0.1)" 1
+	assert_nothing_left 15
+}
+
 @test "command mode: a command that ran and exited 255 is a failed task, not a dead host" {
 	printf '%s\n' 1 2 3 >in
 	run --separate-stderr ppool -S 1/127.0.0.1 --ssh-command "$SSH" -- sh -c '[ "$0" != 2 ] || exit 255; echo "$SSH_CONNECTION"' <in
