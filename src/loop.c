@@ -82,7 +82,6 @@ static struct {
 	int			 check_children;	/* no pidfds: a SIGCHLD came */
 	double			 out_since;	/* when unwritten output began */
 	double			 child_event;	/* when a child last had news */
-	int			 out_waits;	/* it waits for more, not stdout */
 
 	int			 sigpipe[2];
 	int			 signo;		/* the first signal that stopped us */
@@ -261,28 +260,31 @@ loop_take_tasks(void)
 }
 
 /*
- * Count the workers that hold a place among the -j: those that take tasks
- * or still hold some.  A retiring worker answering its last tasks still
- * counts, so -j 1 never runs two workers at once.
+ * Whether a worker holds a place among the -j (and a slot of its host):
+ * it takes tasks or still holds some.  A retiring worker answering its
+ * last tasks still counts, so -j 1 never runs two workers at once.
  */
+static int
+loop_holds_place(const struct worker *w)
+{
+	return w->state == WORKER_RUNNING || w->qlen > 0;
+}
+
+/* Count the workers that hold a place among the -j. */
 static unsigned
 loop_active(void)
 {
 	unsigned	 n = 0;
 	size_t		 i;
 
-	for (i = 0; i < L.nworkers; i++) {
-		if (L.workers[i]->state == WORKER_RUNNING ||
-		    L.workers[i]->qlen > 0)
-			n++;
-	}
+	for (i = 0; i < L.nworkers; i++)
+		n += loop_holds_place(L.workers[i]);
 	return n;
 }
 
 /*
  * The host with the most free slots, or NULL when every slot of every host
- * still in use is taken.  A worker holds its slot while it takes tasks or
- * still holds some, as in loop_active.
+ * still in use is taken.
  */
 static struct host *
 loop_pick_host(void)
@@ -294,8 +296,7 @@ loop_pick_host(void)
 	for (i = 0; i < n; i++)
 		L.busy[i] = 0;
 	for (i = 0; i < L.nworkers; i++) {
-		if (L.workers[i]->state == WORKER_RUNNING ||
-		    L.workers[i]->qlen > 0)
+		if (loop_holds_place(L.workers[i]))
 			L.busy[L.workers[i]->host - host_get(0)]++;
 	}
 	for (i = 0; i < L.ncmds; i++)
@@ -478,28 +479,34 @@ loop_stdout_gone(void)
 }
 
 /*
- * Write records to stdout; return 1 when bytes left the buffer.  While
- * tasks are running, small output waits up to FLUSH_DELAY for more, so a
- * busy pool makes one write for many records instead of one each.
+ * Whether records waiting for stdout wait for company: while tasks run,
+ * small output waits up to FLUSH_DELAY for more, so that a busy pool makes
+ * one write for many records instead of one each.
+ */
+static int
+loop_output_waits(void)
+{
+	return L.out_since > 0 && !output_full() &&
+	    L.now - L.out_since < FLUSH_DELAY && loop_running() > 0;
+}
+
+/*
+ * Write records to stdout, unless they wait for company; return 1 when
+ * bytes left the buffer.
  */
 static int
 loop_flush_stdout(void)
 {
 	ssize_t	 n;
 
-	L.out_waits = 0;
 	if (L.stdout_gone || !output_pending()) {
 		L.out_since = 0;
 		return 0;
 	}
 	if (L.out_since == 0)
 		L.out_since = L.now;
-	if (!output_full() && L.now - L.out_since < FLUSH_DELAY &&
-	    loop_running() > 0) {
-		/* Not POLLOUT meanwhile: stdout is ready, we are not. */
-		L.out_waits = 1;
+	if (loop_output_waits())
 		return 0;
-	}
 	if ((n = output_flush()) == -1) {
 		loop_stdout_gone();
 		return 0;
@@ -859,10 +866,11 @@ loop_run(const struct config *cfg)
 		if (L.want_input && !L.stopping)
 			stdin_slot = loop_watch(pfd, ref, n++, input_fd(),
 			    POLLIN, REF_NONE, 0, 0);
+		/* Records waiting for company must not wake poll: no POLLOUT. */
 		if (!L.stdout_gone)
 			stdout_slot = loop_watch(pfd, ref, n++, output_fd(),
-			    output_pending() && !L.out_waits ? POLLOUT : 0,
-			    REF_NONE, 0, 0);
+			    output_pending() && !loop_output_waits() ? POLLOUT :
+			    0, REF_NONE, 0, 0);
 		first = n;
 		for (i = 0; i < L.nworkers; i++) {
 			w = L.workers[i];
