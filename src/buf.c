@@ -18,12 +18,30 @@ buf_init(struct buf *b)
 	memset(b, 0, sizeof *b);
 }
 
-/* Free a buffer's memory and leave it empty and reusable. */
+/*
+ * Make an empty buffer that uses size bytes at home, lent by its owner, until
+ * it must grow beyond them; memory it then takes from the heap is given back
+ * when the buffer is freed, and home is used again.
+ */
+void
+buf_init_home(struct buf *b, char *home, size_t size)
+{
+	buf_init(b);
+	b->home = b->data = home;
+	b->home_cap = b->cap = size;
+	home[0] = '\0';
+}
+
+/* Free a buffer's heap memory and leave it empty and reusable. */
 void
 buf_free(struct buf *b)
 {
-	free(b->data);
-	buf_init(b);
+	if (b->data != b->home)
+		free(b->data);
+	if (b->home != NULL)
+		buf_init_home(b, b->home, b->home_cap);
+	else
+		buf_init(b);
 }
 
 /* Drop the contents, keeping the memory. */
@@ -56,7 +74,11 @@ buf_reserve(struct buf *b, size_t n)
 	want = b->cap < 256 ? 256 : b->cap;
 	while (want - b->len <= n)
 		want *= 2;
-	b->data = xreallocarray(b->data, want, 1);
+	if (b->data != NULL && b->data == b->home) {
+		b->data = xmalloc(want);
+		memcpy(b->data, b->home, b->len);
+	} else
+		b->data = xreallocarray(b->data, want, 1);
 	b->cap = want;
 	b->data[b->len] = '\0';
 }

@@ -24,9 +24,6 @@
 /* Seconds poll() spins, not sleeping, after the last event of a child. */
 #define SPIN_TIME	0.00005
 
-/* Bytes a free slot may keep allocated in each of its buffers. */
-#define SLOT_KEEP	(16 * 1024)
-
 /* Descriptors ppool keeps for itself besides the workers'. */
 #define FD_RESERVE	16
 /* Descriptors one worker or command costs ppool: pipes, pidfd, stdin. */
@@ -457,10 +454,6 @@ loop_print(void)
 		if (!L.stdout_gone)
 			output_record(s);
 		task_clear(s);
-		/* A big task or output is not kept for the slot's next task. */
-		buf_shrink(&s->task, SLOT_KEEP);
-		buf_shrink(&s->reply, SLOT_KEEP);
-		buf_shrink(&s->errout, SLOT_KEEP);
 		s->state = SLOT_FREE;
 		s->next = L.free;
 		L.free = s;
@@ -818,14 +811,13 @@ loop_run(const struct config *cfg)
 	joblog_open(cfg);
 	progress_init(cfg, loop_now(), cfg->progress ? input_count() : 0);
 	order_init(cfg->window, cfg->unordered);
-	L.slots = xcalloc(cfg->window, sizeof *L.slots);
+	L.slots = xcalloc_nofork(cfg->window, sizeof *L.slots);
 	for (i = cfg->window; i > 0; i--) {
+		task_init(&L.slots[i - 1]);
 		L.slots[i - 1].next = L.free;
 		L.free = &L.slots[i - 1];
 	}
-	for (i = 0; i < cfg->window; i++)
-		task_clear(&L.slots[i]);
-	L.pending = xcalloc(cfg->window, sizeof *L.pending);
+	L.pending = xcalloc_nofork(cfg->window, sizeof *L.pending);
 	L.cmds = xcalloc(L.jobs, sizeof *L.cmds);
 
 	for (;;) {
@@ -934,14 +926,10 @@ loop_run(const struct config *cfg)
 	free(L.cmds);
 	free(L.busy);
 	host_free();
-	for (i = 0; i < cfg->window; i++) {
-		buf_free(&L.slots[i].task);
-		buf_free(&L.slots[i].reply);
-		buf_free(&L.slots[i].error);
-		buf_free(&L.slots[i].errout);
-	}
-	free(L.slots);
-	free(L.pending);
+	for (i = 0; i < cfg->window; i++)
+		task_clear(&L.slots[i]);
+	xfree_nofork(L.slots, cfg->window, sizeof *L.slots);
+	xfree_nofork(L.pending, cfg->window, sizeof *L.pending);
 	L.now = loop_now();
 	progress_update(L.now, L.finished, L.failed, 0, 1);
 	progress_end();

@@ -25,7 +25,7 @@ static struct {
 void
 order_init(size_t size, int unordered)
 {
-	order.ring = xcalloc(size, sizeof *order.ring);
+	order.ring = xcalloc_nofork(size, sizeof *order.ring);
 	order.size = size;
 	order.unordered = unordered;
 	order.next = 1;
@@ -36,7 +36,7 @@ order_init(size_t size, int unordered)
 void
 order_free(void)
 {
-	free(order.ring);
+	xfree_nofork(order.ring, order.size, sizeof *order.ring);
 	order.ring = NULL;
 }
 

@@ -99,8 +99,11 @@ struct buf {
 	size_t	 len;
 	size_t	 cap;
 	size_t	 scan;	/* bytes before this were searched for a separator */
+	char	*home;	/* storage lent by the owner, or NULL */
+	size_t	 home_cap;
 };
 void	 buf_init(struct buf *);
+void	 buf_init_home(struct buf *, char *, size_t);
 void	 buf_free(struct buf *);
 void	 buf_reset(struct buf *);
 void	 buf_reserve(struct buf *, size_t);
@@ -181,7 +184,13 @@ enum result_kind {
 	RESULT_BASE64		/* other bytes: "result_base64" */
 };
 
-/* One task from the moment it is read until its record is printed. */
+/*
+ * One task from the moment it is read until its record is printed.  Slots
+ * live in memory that children never get (xcalloc_nofork), with room of
+ * their own for a short task and its reply: the tasks of a running pool
+ * then cost no copy-on-write faults after each fork of a worker or command.
+ */
+#define SLOT_HOME	192
 struct slot {
 	enum slot_state	 state;
 	uint64_t	 seq;
@@ -211,12 +220,16 @@ struct slot {
 	double		 start;		/* when sent, seconds on CLOCK_MONOTONIC */
 	double		 ms;		/* elapsed milliseconds */
 	struct slot	*next;		/* free list */
+	/* Where task and reply live unless they outgrow it. */
+	char		 task_home[SLOT_HOME];
+	char		 reply_home[SLOT_HOME];
 };
 void	 task_parse(struct slot *, const struct config *);
 void	 task_fail(struct slot *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 task_reply(struct slot *, const struct config *, const char *,
 	    size_t);
+void	 task_init(struct slot *);
 void	 task_clear(struct slot *);
 void	 task_retry(struct slot *);
 
@@ -410,5 +423,7 @@ void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
+void	*xcalloc_nofork(size_t, size_t);
+void	 xfree_nofork(void *, size_t, size_t);
 
 #endif /* PPOOL_H */

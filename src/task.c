@@ -8,14 +8,28 @@
 
 #include "ppool.h"
 
-/* Forget the previous task's state so the slot can hold a new one. */
+/* Make a zeroed slot ready for its first task. */
+void
+task_init(struct slot *s)
+{
+	buf_init_home(&s->task, s->task_home, sizeof s->task_home);
+	buf_init_home(&s->reply, s->reply_home, sizeof s->reply_home);
+	buf_init(&s->error);
+	buf_init(&s->errout);
+	task_clear(s);
+}
+
+/*
+ * Forget the previous task's state so the slot can hold a new one.  Memory
+ * a big task or output took from the heap is given back.
+ */
 void
 task_clear(struct slot *s)
 {
-	buf_reset(&s->task);
-	buf_reset(&s->reply);
-	buf_reset(&s->error);
-	buf_reset(&s->errout);
+	buf_free(&s->task);
+	buf_free(&s->reply);
+	buf_free(&s->error);
+	buf_free(&s->errout);
 	s->exit_code = -1;
 	s->term_sig = 0;
 	s->out_trunc = s->err_trunc = 0;

@@ -2,7 +2,10 @@
 
 #include "config.h"
 
+#include <sys/mman.h>
+
 #include <err.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,4 +56,35 @@ xstrdup(const char *s)
 	if ((p = strdup(s)) == NULL)
 		err(EXIT_FATAL, "out of memory copying a string");
 	return p;
+}
+
+/*
+ * Allocate a zeroed array that child processes never get a copy of, or exit.
+ * fork() then neither copies its page tables nor makes its pages
+ * copy-on-write, so the parent writes to it after a fork without faults.
+ * No child may touch it between fork and exec.  Free with xfree_nofork.
+ */
+void *
+xcalloc_nofork(size_t n, size_t size)
+{
+	void	*p;
+
+	if (n == 0 || size == 0 || n > SIZE_MAX / size)
+		errx(EXIT_FATAL, "cannot allocate %zu x %zu bytes", n, size);
+	p = mmap(NULL, n * size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		err(EXIT_FATAL, "out of memory allocating %zu x %zu bytes", n,
+		    size);
+	/* Without it, children get a copy: slower, never wrong. */
+	(void)madvise(p, n * size, MADV_DONTFORK);
+	return p;
+}
+
+/* Free what xcalloc_nofork(n, size) returned. */
+void
+xfree_nofork(void *p, size_t n, size_t size)
+{
+	if (p != NULL)
+		munmap(p, n * size);
 }
