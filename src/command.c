@@ -353,17 +353,20 @@ fail:
 static int
 command_capture(int fd, struct buf *b, int *truncated, size_t cap)
 {
-	char	 chunk[COMMAND_CHUNK];
-	ssize_t	 n;
-	size_t	 room = cap > b->len ? cap - b->len : 0;
+	static char	*chunk;
+	ssize_t		 n;
+	size_t		 room = cap > b->len ? cap - b->len : 0;
 
 	/*
-	 * Read into the stack and keep only what came: a slot's buffer
-	 * grown to the chunk size for every task would make every later
-	 * fork copy the page tables of a thousand idle buffers.
+	 * Read into one chunk and keep only what came: a slot's buffer
+	 * grown to the chunk size for every task would send most tasks to
+	 * the heap.  The chunk is in memory children never get, and not on
+	 * the stack, where the pages it spans would fault after each fork.
 	 */
+	if (chunk == NULL)
+		chunk = xcalloc_nofork(1, COMMAND_CHUNK);
 	do
-		n = read(fd, chunk, sizeof chunk);
+		n = read(fd, chunk, COMMAND_CHUNK);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EAGAIN)
 		return 1;

@@ -105,12 +105,12 @@ spawn_init(int wake_fd)
 int
 spawn_pipe(int fds[2], int ours)
 {
-	int	 flags, saved;
+	int	 saved;
 
 	if (pipe2(fds, O_CLOEXEC) == -1)
 		return -1;
-	if ((flags = fcntl(fds[ours], F_GETFL)) != -1 &&
-	    fcntl(fds[ours], F_SETFL, flags | O_NONBLOCK) != -1)
+	/* A new pipe's status flags are known: only O_NONBLOCK is added. */
+	if (fcntl(fds[ours], F_SETFL, O_NONBLOCK) != -1)
 		return 0;
 	saved = errno;
 	close(fds[0]);
