@@ -36,12 +36,12 @@ buf_init_home(struct buf *b, char *home, size_t size)
 void
 buf_free(struct buf *b)
 {
-	if (b->data != b->home)
+	if (b->data != b->home) {
 		free(b->data);
-	if (b->home != NULL)
-		buf_init_home(b, b->home, b->home_cap);
-	else
-		buf_init(b);
+		b->data = b->home;
+		b->cap = b->home_cap;
+	}
+	buf_reset(b);
 }
 
 /* Drop the contents, keeping the memory. */
