@@ -54,7 +54,8 @@ struct pollref {
 static struct {
 	const struct config	*cfg;
 	unsigned		 jobs;
-	struct slot		*slots;
+	struct slot		*slots;		/* the window, touched as used: */
+	size_t			 fresh;		/* slots ever used */
 	struct slot		*free;
 	size_t			 inuse;
 	uint64_t		 nread;
@@ -234,6 +235,16 @@ loop_take_tasks(void)
 
 	L.want_input = 0;
 	while (!L.stopping && L.inuse < L.cfg->window) {
+		if (L.free == NULL) {
+			/*
+			 * Every slot used so far is held or free: a slot never
+			 * used is left, and its memory is touched only now.
+			 */
+			s = &L.slots[L.fresh++];
+			task_init(s);
+			s->next = NULL;
+			L.free = s;
+		}
 		s = L.free;
 		if (input_next(s) == 0) {
 			L.want_input = input_fd() != -1;
@@ -812,11 +823,6 @@ loop_run(const struct config *cfg)
 	progress_init(cfg, loop_now(), cfg->progress ? input_count() : 0);
 	order_init(cfg->window, cfg->unordered);
 	L.slots = xcalloc_nofork(cfg->window, sizeof *L.slots);
-	for (i = cfg->window; i > 0; i--) {
-		task_init(&L.slots[i - 1]);
-		L.slots[i - 1].next = L.free;
-		L.free = &L.slots[i - 1];
-	}
 	L.pending = xcalloc_nofork(cfg->window, sizeof *L.pending);
 	L.cmds = xcalloc(L.jobs, sizeof *L.cmds);
 
@@ -926,7 +932,7 @@ loop_run(const struct config *cfg)
 	free(L.cmds);
 	free(L.busy);
 	host_free();
-	for (i = 0; i < cfg->window; i++)
+	for (i = 0; i < L.fresh; i++)
 		task_clear(&L.slots[i]);
 	xfree_nofork(L.slots, cfg->window, sizeof *L.slots);
 	xfree_nofork(L.pending, cfg->window, sizeof *L.pending);

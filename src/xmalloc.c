@@ -62,7 +62,8 @@ xstrdup(const char *s)
  * Allocate a zeroed array that child processes never get a copy of, or exit.
  * fork() then neither copies its page tables nor makes its pages
  * copy-on-write, so the parent writes to it after a fork without faults.
- * No child may touch it between fork and exec.  Free with xfree_nofork.
+ * No child may touch it between fork and exec.  Like malloc'd memory, its
+ * pages take memory only once touched.  Free with xfree_nofork.
  */
 void *
 xcalloc_nofork(size_t n, size_t size)
@@ -72,7 +73,7 @@ xcalloc_nofork(size_t n, size_t size)
 	if (n == 0 || size == 0 || n > SIZE_MAX / size)
 		errx(EXIT_FATAL, "cannot allocate %zu x %zu bytes", n, size);
 	p = mmap(NULL, n * size, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		err(EXIT_FATAL, "out of memory allocating %zu x %zu bytes", n,
 		    size);

@@ -210,3 +210,28 @@ faults_held() {
 	assert_success
 	assert_equal "$(jq -c .result <<<"$output")" "$(cat in)"
 }
+
+@test "--window costs memory for the tasks held, not for its size" {
+	# A million slots are ~740 MB; a slot's memory is touched only when a
+	# task needs it.  (Touched up front, the 10 tasks here peaked at
+	# 736 MB of ppool's resident memory, and took a second to start.)
+	local w pid hwm
+	w=$(worker 'while read x; do
+		if [ "$x" = 10 ]; then
+			: >"$W/started"
+			while [ ! -e "$W/go" ]; do sleep 0.05; done
+		fi
+		echo "$x"
+	done')
+	seq 10 | "$PPOOL" --window 1000000 -o raw -w "$w" >out 2>err &
+	pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 60 test -e started
+	hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$pid/status")
+	: >go
+	wait_exit "$pid" 60
+	assert_equal "$status" 0
+	seq 10 | cmp - out
+	((hwm < RSS_LIMIT_KB)) ||
+		fail "ppool's peak RSS was $hwm kB for 10 tasks (limit $RSS_LIMIT_KB kB)"
+}
