@@ -156,28 +156,42 @@ assert_records_contiguous() {
 	((ms < 200)) || fail "ppool used $ms ms of CPU to wait for 500 tasks"
 }
 
-# faults_held ARGS...: run "seq 40000 | ppool ARGS -o raw -w W" with a worker W
-# that holds task 40000 until ppool's minor page faults so far (field 10 of
-# /proc/PID/stat) have been read; set $faults to them, and check the run.
-faults_held() {
-	local w pid
+# held_start N ARGS...: start "seq N | ppool ARGS -o raw -w W" in the
+# background, W a worker that echoes its tasks but holds task N until a file
+# "go" exists; return once W holds it, with $pid set to ppool's pid.  What
+# ppool took so far can then be read off /proc/$pid.
+held_start() {
+	local n=$1 w
+	shift
 	rm -f started go
 	w=$(worker 'while read x; do
-		if [ "$x" = 40000 ]; then
+		if [ "$x" = '"$n"' ]; then
 			: >"$W/started"
 			while [ ! -e "$W/go" ]; do sleep 0.05; done
 		fi
 		echo "$x"
 	done')
-	seq 40000 | "$PPOOL" "$@" -o raw -w "$w" >out 2>err &
+	seq "$n" | "$PPOOL" "$@" -o raw -w "$w" >out 2>err &
 	pid=$!
 	BG_PIDS+=("$pid")
 	wait_until 120 test -e started
-	faults=$(awk '{ print $10 }' "/proc/$pid/stat")
+}
+
+# held_finish N: let the run of held_start N go on; check it.
+held_finish() {
 	: >go
 	wait_exit "$pid" 60
 	assert_equal "$status" 0
-	seq 40000 | cmp - out
+	seq "$1" | cmp - out
+}
+
+# faults_held ARGS...: set $faults to ppool's minor page faults (field 10 of
+# /proc/PID/stat) when 40000 tasks through ARGS have all but ended.
+faults_held() {
+	local pid
+	held_start 40000 "$@"
+	faults=$(awk '{ print $10 }' "/proc/$pid/stat")
+	held_finish 40000
 }
 
 @test "tasks in the window cost no copy-on-write faults when workers are forked" {
@@ -215,23 +229,10 @@ faults_held() {
 	# A million slots are ~740 MB; a slot's memory is touched only when a
 	# task needs it.  (Touched up front, the 10 tasks here peaked at
 	# 736 MB of ppool's resident memory, and took a second to start.)
-	local w pid hwm
-	w=$(worker 'while read x; do
-		if [ "$x" = 10 ]; then
-			: >"$W/started"
-			while [ ! -e "$W/go" ]; do sleep 0.05; done
-		fi
-		echo "$x"
-	done')
-	seq 10 | "$PPOOL" --window 1000000 -o raw -w "$w" >out 2>err &
-	pid=$!
-	BG_PIDS+=("$pid")
-	wait_until 60 test -e started
+	local pid hwm
+	held_start 10 --window 1000000
 	hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$pid/status")
-	: >go
-	wait_exit "$pid" 60
-	assert_equal "$status" 0
-	seq 10 | cmp - out
+	held_finish 10
 	((hwm < RSS_LIMIT_KB)) ||
 		fail "ppool's peak RSS was $hwm kB for 10 tasks (limit $RSS_LIMIT_KB kB)"
 }
