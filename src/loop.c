@@ -901,10 +901,12 @@ loop_run(const struct config *cfg)
 		 * Fast workers answer within microseconds: right after news
 		 * of a child, more is likely to follow, and polling without
 		 * sleeping for SPIN_TIME saves a wake-up per round trip.
-		 * Slow tasks cost at most that much CPU each.
+		 * Slow tasks cost at most that much CPU each.  A command's
+		 * news comes a fork and an exec apart at best: no spinning
+		 * for it (it cost 60 us of CPU a command).
 		 */
-		if (timeout != 0 && L.now - L.child_event < SPIN_TIME &&
-		    loop_running() > 0)
+		if (timeout != 0 && cfg->worker_cmd != NULL &&
+		    L.now - L.child_event < SPIN_TIME && loop_running() > 0)
 			timeout = 0;
 		if (poll(pfd, n, timeout) == -1) {
 			if (errno == EINTR)
