@@ -382,14 +382,7 @@ held_tasks() {
 @test "worker mode --halt now,fail=1 -j 2: the busy worker is killed, its task's record says so" {
 	local s w
 	s=$(marked sleep)
-	w=$(worker "while read x; do
-		echo \"\$x\" >>\"\$W/got\"
-		case \$x in
-		1) : >\"\$W/started\"; '$s' 100 ;;
-		2) while [ ! -e \"\$W/started\" ]; do sleep 0.05; done; echo '{\"error\": \"no\"}'; continue ;;
-		esac
-		echo \"{\\\"result\\\": \$x}\"
-	done")
+	w=$(halt_worker "$s")
 	seq 5 >in
 	run --separate-stderr ppool -j 2 --envelope --halt now,fail=1 -w "$w" <in
 	assert_equal "$status" 2

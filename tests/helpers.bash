@@ -210,6 +210,20 @@ at_least_lines() {
 	[[ -e $1 ]] && (($(wc -l <"$1") >= $2))
 }
 
+# halt_worker SLEEP: an --envelope worker for --halt now: task 1 creates
+# $W/started and runs SLEEP 100 (the halt kills it), task 2 waits for that
+# and fails, the others succeed.  It logs every task it gets to $W/got.
+halt_worker() {
+	worker "while read x; do
+		echo \"\$x\" >>\"\$W/got\"
+		case \$x in
+		1) : >\"\$W/started\"; '$1' 100 ;;
+		2) while [ ! -e \"\$W/started\" ]; do sleep 0.05; done; echo '{\"error\": \"no\"}'; continue ;;
+		esac
+		echo \"{\\\"result\\\": \$x}\"
+	done"
+}
+
 # signal_taken PID SIG: SIG is no longer pending for PID: its handler ran.
 # There is no other sign of it to wait on.
 signal_taken() {
@@ -219,12 +233,12 @@ signal_taken() {
 	(((0x$pnd & bit) == 0 && (0x$shd & bit) == 0))
 }
 
-# held_worker: a worker that, on task 1, creates $W/started and waits for
-# $W/go before it answers; it logs every task it gets to $W/got.
+# held_worker [N]: a worker that, on task N (default 1), creates $W/started
+# and waits for $W/go before it answers; it logs every task it gets to $W/got.
 held_worker() {
 	worker 'while read x; do
 		echo "$x" >>"$W/got"
-		if [ "$x" = 1 ]; then
+		if [ "$x" = '"${1:-1}"' ]; then
 			: >"$W/started"
 			while [ ! -e "$W/go" ]; do sleep 0.05; done
 		fi

@@ -157,20 +157,14 @@ assert_records_contiguous() {
 }
 
 # held_start N ARGS...: start "seq N | ppool ARGS -o raw -w W" in the
-# background, W a worker that echoes its tasks but holds task N until a file
-# "go" exists; return once W holds it, with $pid set to ppool's pid.  What
+# background, W a held_worker that holds task N until a file "go" exists;
+# return once W holds it, with $pid set to ppool's pid.  What
 # ppool took so far can then be read off /proc/$pid.
 held_start() {
 	local n=$1 w
 	shift
-	rm -f started go
-	w=$(worker 'while read x; do
-		if [ "$x" = '"$n"' ]; then
-			: >"$W/started"
-			while [ ! -e "$W/go" ]; do sleep 0.05; done
-		fi
-		echo "$x"
-	done')
+	rm -f started go got
+	w=$(held_worker "$n")
 	seq "$n" | "$PPOOL" "$@" -o raw -w "$w" >out 2>err &
 	pid=$!
 	BG_PIDS+=("$pid")

@@ -479,13 +479,7 @@ $MARKER 4"
 	assert_nothing_left 15
 	rm -f started
 	local w
-	w=$(worker "while read x; do
-		case \$x in
-		1) : >\"\$W/started\"; '$s' 100 ;;
-		2) while [ ! -e \"\$W/started\" ]; do sleep 0.05; done; echo '{\"error\": \"no\"}'; continue ;;
-		esac
-		echo \"{\\\"result\\\": \$x}\"
-	done")
+	w=$(halt_worker "$s")
 	run --separate-stderr ppool -S 2/127.0.0.1 --ssh-command "$SSH" --envelope --halt now,fail=1 -w "$w" <in
 	assert_equal "$status" 2
 	assert_seqs_in_order 2
