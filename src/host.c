@@ -72,9 +72,10 @@ host_add(const char *p, size_t n, char *err, size_t size)
 		errno = 0;
 		slots = strtoul(p, &end, 10);
 		if (end != slash || p[0] < '0' || p[0] > '9' || slots == 0 ||
-		    slots > 65536 || errno != 0)
+		    slots > JOBS_MAX || errno != 0)
 			return host_error(err, size, "'%.*s': the slots before "
-			    "'/' must be a number from 1 to 65536", (int)n, p);
+			    "'/' must be a number from 1 to %d", (int)n, p,
+			    JOBS_MAX);
 		n -= slash + 1 - p;
 		p = slash + 1;
 		if (n == 0)

@@ -812,7 +812,7 @@ loop_run(const struct config *cfg)
 	int		 timeout, stdin_slot, stdout_slot;
 
 	L.cfg = cfg;
-	L.jobs = host_slots() < 65536 * 16 ? host_slots() : 65536 * 16;
+	L.jobs = host_slots() < SLOTS_MAX ? host_slots() : SLOTS_MAX;
 	L.busy = xcalloc(host_count(), sizeof *L.busy);
 	loop_signals();
 	loop_fd_budget();

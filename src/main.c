@@ -279,7 +279,7 @@ main(int argc, char **argv)
 		case 'j':
 		case 'P':
 			cfg.jobs = parse_number(ch == 'j' ? "-j" : "-P", optarg,
-			    1, 65536, 0);
+			    1, JOBS_MAX, 0);
 			break;
 		case 'L':
 			cfg.input_format = INPUT_LINES;

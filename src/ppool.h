@@ -35,6 +35,10 @@ enum {
 #define KILL_AFTER		2.0
 /* Workers that die before their first reply this many times in a row. */
 #define EARLY_DEATHS_MAX	3
+/* The most processes -j, or N/host for one host, may ask for. */
+#define JOBS_MAX		65536
+/* The most slots all hosts of -S together are given. */
+#define SLOTS_MAX		(16 * JOBS_MAX)
 
 enum input_format {
 	INPUT_JSON,		/* one JSON value a line */

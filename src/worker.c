@@ -369,9 +369,9 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 		goto out;
 	}
 	spawn_describe(*status, how, sizeof how);
-	/* ssh signalled by ppool exits with 255, not by the signal. */
 	sig = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
 	early = w->answered == 0 && w->sent > 0 && !w->signalled;
+	/* A remote worker ppool signalled shows ssh's 255, not the signal. */
 	while (w->qlen > 0) {
 		s = worker_pop(w);
 		s->ms = (now - s->start) * 1000.0;
