@@ -67,6 +67,8 @@ static struct {
 
 	struct worker		**workers;
 	size_t			 nworkers;
+	struct worker		**rungs;	/* who takes a task, by tasks held */
+	unsigned		 low;		/* the rungs below it are empty */
 	struct command		**cmds;		/* command mode: running tasks */
 	size_t			 ncmds;
 	unsigned		*busy;		/* slots taken, by host index */
@@ -365,6 +367,74 @@ loop_task_lost(struct slot *s, const char *why)
 	loop_requeue(s);
 }
 
+/* Take w off its rung, if it is on one. */
+static void
+loop_unfile(struct worker *w)
+{
+	if (w->rung < 0)
+		return;
+	if (w->rung_prev != NULL)
+		w->rung_prev->rung_next = w->rung_next;
+	else
+		L.rungs[w->rung] = w->rung_next;
+	if (w->rung_next != NULL)
+		w->rung_next->rung_prev = w->rung_prev;
+	w->rung_prev = w->rung_next = NULL;
+	w->rung = -1;
+}
+
+/*
+ * File w first on the rung of the tasks it holds while it takes one more,
+ * off every rung when it takes none.  Called whenever its count changes;
+ * a worker that stops taking tasks otherwise (closed, dead) is dropped
+ * from its rung when dispatch next meets it.
+ */
+static void
+loop_file(struct worker *w)
+{
+	loop_unfile(w);
+	if (!worker_accepts(w, L.cfg))
+		return;
+	w->rung = w->qlen;
+	w->rung_next = L.rungs[w->qlen];
+	if (w->rung_next != NULL)
+		w->rung_next->rung_prev = w;
+	L.rungs[w->qlen] = w;
+	if (w->qlen < L.low)
+		L.low = w->qlen;
+}
+
+/*
+ * The least busy worker that takes one more task, or NULL.  The worker
+ * that failed s is no choice for its retry: it is put in *same instead.
+ * Finding one costs the rungs passed, not a look at every worker.
+ */
+static struct worker *
+loop_least_busy(const struct slot *s, struct worker **same)
+{
+	struct worker	*w, *next;
+	unsigned	 q;
+
+	*same = NULL;
+	for (q = L.low; q < L.cfg->inflight; q++) {
+		for (w = L.rungs[q]; w != NULL; w = next) {
+			next = w->rung_next;
+			if (!worker_accepts(w, L.cfg) || w->qlen != q) {
+				loop_file(w);
+				continue;
+			}
+			if (s->attempts > 0 && w->pid == s->worker) {
+				*same = w;
+				continue;
+			}
+			return w;
+		}
+		if (q == L.low && L.rungs[q] == NULL)
+			L.low = q + 1;
+	}
+	return NULL;
+}
+
 /* Start one more worker on host h, or return NULL after saying why. */
 static struct worker *
 loop_start_worker(struct host *h)
@@ -380,6 +450,8 @@ loop_start_worker(struct host *h)
 	L.workers = xreallocarray(L.workers, L.nworkers + 1,
 	    sizeof *L.workers);
 	L.workers[L.nworkers++] = w;
+	w->rung = -1;
+	loop_file(w);
 	return w;
 }
 
@@ -393,24 +465,12 @@ loop_dispatch(void)
 	struct worker	*w, *best, *same;
 	struct host	*h;
 	struct slot	*s;
-	size_t		 i;
 	unsigned	 active = loop_active();
 
 	while (L.plen > 0 && !L.stopping) {
 		s = L.pending[L.phead];
-		best = same = NULL;
-		for (i = 0; i < L.nworkers; i++) {
-			w = L.workers[i];
-			if (!worker_accepts(w, L.cfg))
-				continue;
-			/* A retry goes to another worker, or a fresh one. */
-			if (s->attempts > 0 && w->pid == s->worker) {
-				same = w;
-				continue;
-			}
-			if (best == NULL || w->qlen < best->qlen)
-				best = w;
-		}
+		/* A retry goes to another worker, or a fresh one. */
+		best = loop_least_busy(s, &same);
 		if ((best == NULL || best->qlen > 0) && active < L.jobs &&
 		    (h = loop_pick_host()) != NULL) {
 			if ((w = loop_start_worker(h)) != NULL) {
@@ -420,8 +480,10 @@ loop_dispatch(void)
 		}
 		if (best == NULL) {
 			/* Only the worker that failed it is left: replace it. */
-			if (same != NULL)
+			if (same != NULL) {
 				worker_close(same, L.now);
+				loop_unfile(same);
+			}
 			return;
 		}
 		L.phead = (L.phead + 1) % L.cfg->window;
@@ -429,6 +491,7 @@ loop_dispatch(void)
 		worker_send(best, s, L.now);
 		if (L.cfg->max_reqs != 0 && best->sent >= L.cfg->max_reqs)
 			worker_close(best, L.now);
+		loop_file(best);
 	}
 }
 
@@ -601,6 +664,7 @@ loop_reap(size_t i)
 		}
 	} else if (w->answered > 0)
 		L.early_deaths = 0;
+	loop_unfile(w);
 	worker_free(w);
 	L.workers[i] = L.workers[--L.nworkers];
 }
@@ -706,6 +770,7 @@ loop_child_events(struct pollfd *pfd, struct pollref *ref, size_t n)
 		switch (r->kind) {
 		case REF_WORKER_READ:
 			worker_read(L.workers[r->i], L.cfg, L.now);
+			loop_file(L.workers[r->i]);
 			break;
 		case REF_WORKER_WRITE:
 			worker_flush(L.workers[r->i], L.now);
@@ -825,6 +890,8 @@ loop_run(const struct config *cfg)
 	L.slots = xcalloc_nofork(cfg->window, sizeof *L.slots);
 	L.pending = xcalloc_nofork(cfg->window, sizeof *L.pending);
 	L.cmds = xcalloc(L.jobs, sizeof *L.cmds);
+	if (cfg->worker_cmd != NULL)
+		L.rungs = xcalloc(cfg->inflight, sizeof *L.rungs);
 
 	for (;;) {
 		/*
@@ -931,6 +998,7 @@ loop_run(const struct config *cfg)
 	free(pfd);
 	free(ref);
 	free(L.workers);
+	free(L.rungs);
 	free(L.cmds);
 	free(L.busy);
 	host_free();

@@ -403,6 +403,10 @@ struct worker {
 	int		 ready;		/* its host's greeting came (or local) */
 	int		 host_bad;	/* its host wrote something else first */
 	int		 host_lost;	/* reaped: its host failed, why says how */
+	/* loop.c: its place among the workers that take one more task */
+	int		 rung;		/* qlen when filed there, or -1 */
+	struct worker	*rung_prev;
+	struct worker	*rung_next;
 };
 struct worker *worker_start(const struct config *, struct host *);
 struct slot *worker_pop(struct worker *);
