@@ -81,6 +81,39 @@ load helpers
 	assert_equal "$(jqo 'select(.ok and .result != .seq)')" ""
 }
 
+@test "-j 16 --inflight 4, workers dying all along: --retries brings every task home" {
+	seq 200 >in
+	# A worker that has answered dies at the first sight of a multiple of
+	# 7 (a fresh one answers it: three deaths before a first answer would
+	# stop the run): up to 28 deaths, each failing what the worker holds.
+	# No task can fail more often than that, so --retries 30 must bring
+	# every one to an answer, given out among many workers by how busy
+	# each is.
+	local w
+	w=$(worker 'n=0
+	while read x; do
+		if [ $n -gt 0 ] && [ $((x % 7)) = 0 ] && [ ! -e "$W/died.$x" ]; then
+			: >"$W/died.$x"; exit 3
+		fi
+		echo "$x"; n=$((n + 1))
+	done')
+	run --separate-stderr timeout 60 "$PPOOL" -j 16 --inflight 4 --retries 30 -w "$w" <in
+	assert_success
+	assert_records_valid
+	assert_seqs_in_order 200
+	assert_equal "$(jqo 'select((.ok | not) or .result != .seq) | .seq')" ""
+	local died x workers
+	died=$(find "$BATS_TEST_TMPDIR" -name 'died.*' | wc -l)
+	((died >= 10)) || fail "only $died workers died"
+	for x in "$BATS_TEST_TMPDIR"/died.*; do
+		x=${x##*.}
+		(($(record "$x" | jq .attempts) >= 2)) ||
+			fail "task $x killed its worker but ran once"
+	done
+	workers=$(jqo .worker | sort -u | wc -l)
+	((workers > 16)) || fail "only $workers workers answered"
+}
+
 @test "a worker command that does not exist: exit 255, a clear message, no respawn loop" {
 	seq 10 >in
 	run --separate-stderr timeout 20 "$PPOOL" -j 1 -w no-such-program-xyz <in
