@@ -169,9 +169,12 @@ else
 	RSS_LIMIT_KB=${PPOOL_TEST_RSS_LIMIT_KB:-20480}
 fi
 
-# jqo FILTER: apply jq FILTER (-r) to each record in $output.
+# jqo FILTER: apply jq FILTER (-r) to each record in $output.  A filter jq
+# cannot run prints a line saying so: inside $(...) its failure would
+# otherwise read as an empty result, and an assertion expecting nothing
+# would pass.
 jqo() {
-	jq -r "$@" <<<"$output"
+	jq -r "$@" <<<"$output" || echo "jqo: jq failed: $*"
 }
 
 # assert_records_valid: every line of $output is a JSON object with the
@@ -200,9 +203,11 @@ assert_seqs_in_order() {
 	assert_equal "$got" "$want"
 }
 
-# record SEQ: the record of task SEQ (one line of JSON) from $output.
+# record SEQ: the record of task SEQ (one line of JSON) from $output; as
+# with jqo, a failing jq says so.
 record() {
-	jq -c --argjson s "$1" 'select(.seq == $s)' <<<"$output"
+	jq -c --argjson s "$1" 'select(.seq == $s)' <<<"$output" ||
+		echo "record: jq failed on the output"
 }
 
 # at_least_lines FILE N: FILE exists and has N lines or more.
