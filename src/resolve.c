@@ -55,40 +55,36 @@ resolve_string(const char *raw, size_t len, const char *what, char *err,
 }
 
 /*
- * One JSON scalar as a command-line word: a string's text, a number's own
- * digits (never re-printed, so big numbers stay exact), true or false.
+ * One JSON scalar as a command-line word, from its checked text: a
+ * string's text, a number's own digits (never re-printed, so big numbers
+ * stay exact), true or false.  The first byte tells which.
  */
 static char *
-resolve_word(const cJSON *item, const char *raw, size_t len, char *err,
-    size_t size)
+resolve_word(const char *raw, size_t len, char *err, size_t size)
 {
-	if (cJSON_IsString(item))
+	switch (len > 0 ? raw[0] : '\0') {
+	case '"':
 		return resolve_string(raw, len, "an argument", err, size);
-	if (cJSON_IsNumber(item))
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+	case 't': case 'f':
 		return resolve_strndup(raw, len);
-	if (cJSON_IsBool(item))
-		return xstrdup(cJSON_IsTrue(item) ? "true" : "false");
+	}
 	resolve_error(err, size, "arguments must be strings, numbers or "
 	    "booleans, not %.*s", (int)(len > 40 ? 40 : len), raw);
 	return NULL;
 }
 
-/*
- * Append the words of a JSON array to av.  arr is its cJSON tree and
- * [raw, raw+len) its text, walked side by side for numbers' digits.
- */
+/* Append the words of a checked JSON array, [raw, raw+len), to av. */
 static int
-resolve_words(const cJSON *arr, const char *raw, size_t len,
-    struct argv *av, char *err, size_t size)
+resolve_words(const char *raw, size_t len, struct argv *av, char *err,
+    size_t size)
 {
-	const cJSON	*item;
-	size_t		 pos = 0, off, n;
-	char		*w;
+	size_t	 pos = 0, off, n;
+	char	*w;
 
-	cJSON_ArrayForEach(item, arr) {
-		if (!json_array_next(raw, len, &pos, &off, &n))
-			return resolve_error(err, size, "malformed array");
-		if ((w = resolve_word(item, raw + off, n, err, size)) == NULL)
+	while (json_array_next(raw, len, &pos, &off, &n)) {
+		if ((w = resolve_word(raw + off, n, err, size)) == NULL)
 			return -1;
 		argv_add(av, w);
 	}
@@ -218,7 +214,7 @@ resolve_object(const cJSON *obj, const char *text, size_t len,
 			return resolve_error(err, size, "\"cmd\" must be a "
 			    "string or a non-empty array");
 		job->kind = JOB_ARGV;
-		return resolve_words(cmd, raw, rawlen, resolve_stage(job), err,
+		return resolve_words(raw, rawlen, resolve_stage(job), err,
 		    size);
 	}
 	pl = resolve_member(obj, text, len, "pipeline", &raw, &rawlen);
@@ -232,41 +228,39 @@ resolve_object(const cJSON *obj, const char *text, size_t len,
 		if (!cJSON_IsArray(stage) || cJSON_GetArraySize(stage) == 0)
 			return resolve_error(err, size, "each stage of "
 			    "\"pipeline\" must be a non-empty array");
-		if (resolve_words(stage, raw + off, n, resolve_stage(job), err,
+		if (resolve_words(raw + off, n, resolve_stage(job), err,
 		    size) == -1)
 			return -1;
 	}
 	return 0;
 }
 
-/* A task with COMMAND: its arguments, from a scalar, an array or "args". */
+/*
+ * A task with COMMAND: its arguments, from its checked text, trimmed: a
+ * scalar is one, an array's elements are one each, and an object's "args"
+ * array (obj is its tree) gives them.
+ */
 static int
-resolve_args(const cJSON *root, const char *text, size_t len,
+resolve_args(const cJSON *obj, const char *text, size_t len,
     struct argv *args, char *err, size_t size)
 {
-	const cJSON	*item;
 	const char	*raw = NULL;
-	size_t		 rawlen = 0, off, n;
+	size_t		 rawlen = 0;
 	char		*w;
 
-	if (cJSON_IsArray(root)) {
-		json_trim(text, len, &off, &n);
-		return resolve_words(root, text + off, n, args, err, size);
+	if (text[0] == '[')
+		return resolve_words(text, len, args, err, size);
+	if (text[0] != '{') {
+		if ((w = resolve_word(text, len, err, size)) == NULL)
+			return -1;
+		argv_add(args, w);
+		return 0;
 	}
-	if (cJSON_IsObject(root)) {
-		item = resolve_member(root, text, len, "args", &raw, &rawlen);
-		if (item == NULL)
-			return 0;
-		if (!cJSON_IsArray(item))
-			return resolve_error(err, size, "\"args\" must be an "
-			    "array");
-		return resolve_words(item, raw, rawlen, args, err, size);
-	}
-	json_trim(text, len, &off, &n);
-	if ((w = resolve_word(root, text + off, n, err, size)) == NULL)
-		return -1;
-	argv_add(args, w);
-	return 0;
+	if (resolve_member(obj, text, len, "args", &raw, &rawlen) == NULL)
+		return 0;
+	if (rawlen == 0 || raw[0] != '[')
+		return resolve_error(err, size, "\"args\" must be an array");
+	return resolve_words(raw, rawlen, args, err, size);
 }
 
 /* Make an empty job. */
@@ -306,6 +300,7 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 	size_t		 len = buf_used(&s->task);
 	cJSON		*root = NULL;
 	struct argv	 args;
+	size_t		 off, n;
 	int		 rc = -1;
 
 	resolve_init(job);
@@ -326,31 +321,40 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 		rc = 0;
 		goto out;
 	}
-	root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
-	if (root == NULL) {
+	/*
+	 * The line was checked as JSON when it was read, so its first byte
+	 * says what it is; only an object needs cJSON's tree, for its fields.
+	 */
+	json_trim(text, len, &off, &n);
+	if (n == 0) {
 		resolve_error(err, size, "invalid JSON");
 		goto out;
 	}
-	if (cJSON_IsNull(root)) {
+	if (text[off] == 'n') {
 		resolve_error(err, size, "a task cannot be null");
 		goto out;
 	}
+	if (cfg->command == NULL && text[off] != '{') {
+		resolve_error(err, size, "a task needs one of \"cmd\" or "
+		    "\"pipeline\" when no COMMAND is given");
+		goto out;
+	}
+	if (text[off] == '{' &&
+	    (root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1)) == NULL) {
+		resolve_error(err, size, "invalid JSON");
+		goto out;
+	}
 	if (cfg->command == NULL) {
-		if (!cJSON_IsObject(root)) {
-			resolve_error(err, size, "a task needs one of \"cmd\" "
-			    "or \"pipeline\" when no COMMAND is given");
-			goto out;
-		}
 		if (resolve_object(root, text, len, job, err, size) == -1)
 			goto out;
 	} else {
-		if (resolve_args(root, text, len, &args, err, size) == -1)
+		if (resolve_args(root, text + off, n, &args, err, size) == -1)
 			goto out;
 		job->kind = JOB_ARGV;
 		template_expand(cfg->command, args.v, args.n,
 		    resolve_stage(job));
 	}
-	if (cJSON_IsObject(root) &&
+	if (root != NULL &&
 	    resolve_options(root, text, len, job, err, size) == -1)
 		goto out;
 	rc = 0;

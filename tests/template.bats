@@ -197,4 +197,9 @@ print("ok", len(recs))'
 	assert_equal "$(record 6 | jq -r .stdout)" "fine"
 	# the failed ones say why, and ran nothing
 	assert_equal "$(jqo -r 'select(.ok | not) | (.error | length > 0) and (has("exit") | not)' | sort -u)" true
+	assert_equal "$(jqo -r 'select(.ok | not) | .error')" \
+		"$(printf '%s\n' 'a task cannot be null' \
+		'arguments must be strings, numbers or booleans, not {"a":1}' \
+		'arguments must be strings, numbers or booleans, not null' \
+		'"args" must be an array')"
 }
