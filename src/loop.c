@@ -385,9 +385,11 @@ loop_unfile(struct worker *w)
 
 /*
  * File w first on the rung of the tasks it holds while it takes one more,
- * off every rung when it takes none.  Called whenever its count changes;
- * a worker that stops taking tasks otherwise (closed, dead) is dropped
- * from its rung when dispatch next meets it.
+ * off every rung when it takes none.  Called whenever its count changes
+ * (a task sent, answers read, the worker started), so a worker on rung q
+ * holds q tasks; one that stops taking tasks otherwise (closed, killed,
+ * dead) is dropped from its rung when dispatch next meets it, and taken
+ * off before it is freed.
  */
 static void
 loop_file(struct worker *w)
@@ -419,8 +421,8 @@ loop_least_busy(const struct slot *s, struct worker **same)
 	for (q = L.low; q < L.cfg->inflight; q++) {
 		for (w = L.rungs[q]; w != NULL; w = next) {
 			next = w->rung_next;
-			if (!worker_accepts(w, L.cfg) || w->qlen != q) {
-				loop_file(w);
+			if (!worker_accepts(w, L.cfg)) {
+				loop_unfile(w);
 				continue;
 			}
 			if (s->attempts > 0 && w->pid == s->worker) {
@@ -480,10 +482,8 @@ loop_dispatch(void)
 		}
 		if (best == NULL) {
 			/* Only the worker that failed it is left: replace it. */
-			if (same != NULL) {
+			if (same != NULL)
 				worker_close(same, L.now);
-				loop_unfile(same);
-			}
 			return;
 		}
 		L.phead = (L.phead + 1) % L.cfg->window;
