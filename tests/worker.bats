@@ -102,6 +102,40 @@ load helpers
 	assert_equal "$(jqo .result)" "$(seq 500)"
 }
 
+@test "--inflight: a task goes to the worker holding the fewest tasks" {
+	mkfifo in out
+	# Worker A holds task 1 until the file go exists; B answers at once.  Each
+	# later task is sent only after the record of the one before came out,
+	# so B then holds none and A one: the least busy worker is B, while A
+	# still has room for 3 more (a rule such as "the first worker with room"
+	# would give A task 3, whose record would then never come).
+	"$PPOOL" -j 2 --inflight 4 -u -w "$(held_worker 1)" <in >out 7>&- 8<&- &
+	local pid=$! i rec
+	BG_PIDS+=("$pid")
+	exec 7>in 8<out
+	echo 1 >&7
+	for i in 2 3 4 5 6; do
+		echo "$i" >&7
+		read -r -t 20 rec <&8 || fail "no record for task $i"
+		assert_equal "$(jq -c '[.seq, .result]' <<<"$rec")" "[$i,$i]"
+		echo "$rec" >>records
+	done
+	: >go
+	exec 7>&-
+	read -r -t 20 rec <&8 || fail "no record for task 1"
+	# Read to the end: ppool stops early when its stdout's reader is gone.
+	timeout 20 cat <&8 >rest
+	exec 8<&-
+	wait_exit "$pid" 20
+	assert_equal "$status" 0
+	assert_equal "$(jq -c '[.seq, .result]' <<<"$rec")" "[1,1]"
+	# Tasks 2-6 went to one worker, not the one holding task 1.
+	assert_equal "$(jq .worker records | sort -u | wc -l)" 1
+	assert_not_equal "$(jq .worker <<<"$rec")" "$(jq .worker records | head -1)"
+	assert_equal "$(wc -l <got)" 6
+	assert_equal "$(cat rest)" ""
+}
+
 @test "records: seq, ok, result, worker, attempts, ms, in the spec's order" {
 	local w
 	w=$(worker 'while read x; do echo "$x"; done')
