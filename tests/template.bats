@@ -183,6 +183,12 @@ print("ok", len(recs))'
 	run --separate-stderr ppool -j 1 -o raw -- printf '<%s>\n' < <(printf '%s\n' 12345678901234567890 1.50 -7E+2)
 	assert_success
 	assert_equal "$output" "$(printf '<%s>\n' 12345678901234567890 1.50 -7E+2)"
+	# bare booleans, and tasks padded with blanks: a task's kind is read
+	# off its first byte once the blanks are trimmed
+	run --separate-stderr ppool -j 1 -o raw -- printf '<%s>' < <(printf '%s\n' \
+		true '  false ' ' [ "x" , 2 , true ] ' '	{ "args" : [ "y" , -3 ] } ')
+	assert_success
+	assert_equal "$output" "<true><false><x><2><true><y><-3>"
 }
 
 @test "invalid arguments: error records, the other tasks run" {
