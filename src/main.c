@@ -248,7 +248,7 @@ main(int argc, char **argv)
 {
 	struct config	 cfg;
 	char		 msg[512];
-	int		 ch;
+	int		 ch, worker_only = 0;
 
 	/* err(3) and warn(3) speak as ppool, whatever the binary is called. */
 	program_invocation_short_name = "ppool";
@@ -294,6 +294,7 @@ main(int argc, char **argv)
 				    optarg);
 			break;
 		case 'r':
+			worker_only = 1;
 			cfg.max_reqs = parse_number("-r", optarg, 0, ULONG_MAX,
 			    0);
 			break;
@@ -360,9 +361,11 @@ main(int argc, char **argv)
 			    (1ULL << 40), 1);
 			break;
 		case OPT_ENVELOPE:
+			worker_only = 1;
 			cfg.envelope = 1;
 			break;
 		case OPT_INFLIGHT:
+			worker_only = 1;
 			cfg.inflight = parse_number("--inflight", optarg, 1,
 			    65536, 0);
 			break;
@@ -399,7 +402,7 @@ main(int argc, char **argv)
 		if (cfg.dry_run)
 			usage_error("--dry-run is for command mode; it cannot "
 			    "be used with -w");
-	} else if (cfg.envelope || cfg.max_reqs != 0 || cfg.inflight != 1)
+	} else if (worker_only)
 		usage_error("--envelope, -r and --inflight are for worker "
 		    "mode: give -w CMD");
 	if (cfg.window < cfg.inflight)

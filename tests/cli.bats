@@ -138,6 +138,11 @@ assert_usage_error() {
 	assert_usage_error
 	run --separate-stderr ppool --inflight 4 </dev/null
 	assert_usage_error
+	# given, even with their defaults
+	run --separate-stderr ppool -r 0 echo hi </dev/null
+	assert_usage_error
+	run --separate-stderr ppool --inflight 1 echo hi </dev/null
+	assert_usage_error
 	run --separate-stderr ppool --dry-run -w cat </dev/null
 	assert_usage_error
 	run --separate-stderr ppool -w cat echo hi </dev/null
