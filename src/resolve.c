@@ -236,6 +236,27 @@ resolve_object(const cJSON *obj, const char *text, size_t len,
 }
 
 /*
+ * Check that every stage names a program: COMMAND's replacement strings
+ * may expand to nothing, or to an empty first word, for some tasks.
+ */
+static int
+resolve_check_names(const struct job *job, char *err, size_t size)
+{
+	size_t	 i;
+
+	for (i = 0; i < job->nstages; i++) {
+		if (job->stages[i].n == 0)
+			return resolve_error(err, size, "the command is empty: "
+			    "COMMAND's replacement strings gave no word for "
+			    "this task");
+		if (job->stages[i].v[0][0] == '\0')
+			return resolve_error(err, size, "the command name is "
+			    "an empty string");
+	}
+	return 0;
+}
+
+/*
  * A task with COMMAND: its arguments, from its checked text, trimmed: a
  * scalar is one, an array's elements are one each, and an object's "args"
  * array (obj is its tree) gives them.
@@ -318,7 +339,7 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 			template_expand(cfg->command, args.v, args.n,
 			    resolve_stage(job));
 		}
-		rc = 0;
+		rc = resolve_check_names(job, err, size);
 		goto out;
 	}
 	/*
@@ -357,7 +378,7 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 	if (root != NULL &&
 	    resolve_options(root, text, len, job, err, size) == -1)
 		goto out;
-	rc = 0;
+	rc = resolve_check_names(job, err, size);
 out:
 	cJSON_Delete(root);
 	argv_free(&args);
