@@ -45,14 +45,19 @@ output_restore(void)
 
 /*
  * Prepare stdout.  A pipe or socket becomes non-blocking so a slow reader
- * stalls only the writing, never the loop; the flag is removed at exit
- * because the open file description may be shared.  A terminal or a file
- * stays blocking: writes to them do not wait on another program.
+ * stalls only the writing, never the loop.  A pipe is opened anew through
+ * /proc for a description of ppool's own: O_NONBLOCK on the one it was
+ * given would reach whoever shares it (stderr after 2>&1, workers, the
+ * shell), whose writes would then fail with EAGAIN.  A socket, or a pipe
+ * without /proc, gets the flag on the shared description, removed at
+ * exit.  A terminal or a file stays blocking: writes to them do not wait
+ * on another program.
  */
 void
 output_init(const struct config *cfg)
 {
 	struct stat	 sb;
+	int		 fd;
 
 	out.cfg = cfg;
 	buf_init(&out.buf);
@@ -60,6 +65,13 @@ output_init(const struct config *cfg)
 		err(EXIT_FATAL, "stdout is not open");
 	if (!S_ISFIFO(sb.st_mode) && !S_ISSOCK(sb.st_mode))
 		return;
+	if (S_ISFIFO(sb.st_mode) && (fd = open("/proc/self/fd/1",
+	    O_WRONLY | O_NONBLOCK | O_CLOEXEC)) != -1) {
+		if (dup2(fd, STDOUT_FILENO) == -1)
+			err(EXIT_FATAL, "cannot replace stdout");
+		close(fd);
+		return;
+	}
 	if ((out.flags = fcntl(STDOUT_FILENO, F_GETFL)) == -1)
 		err(EXIT_FATAL, "cannot read the flags of stdout");
 	if (fcntl(STDOUT_FILENO, F_SETFL, out.flags | O_NONBLOCK) == -1)

@@ -127,6 +127,31 @@ assert_records_contiguous() {
 	cmp in out
 }
 
+@test "2>&1 into a pipe: stdout's non-blocking mode does not reach stderr or the workers" {
+	# ppool's stdout is made non-blocking; were it the description that fd 2
+	# shares after 2>&1, a worker's stderr would be non-blocking too.
+	local w='read l; awk "/^flags/ { print \$2 }" /proc/self/fdinfo/2; cat >/dev/null'
+	"$PPOOL" -o raw -w "$w" <<<'1' 2>&1 3>&- | cat >out
+	assert_equal "$(wc -l <out)" 1
+	(((8#$(cat out) & 8#4000) == 0)) || fail "the worker's stderr has O_NONBLOCK: flags $(cat out)"
+}
+
+@test "2>&1 into a stalled pipe: the commands' stderr is all there once read (-o raw)" {
+	mkfifo fifo
+	echo '{"cmd":"head -c 300000 /dev/zero | tr \"\\0\" e >&2; echo out"}' >in
+	"$PPOOL" -o raw <in >fifo 2>&1 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	exec 5<fifo
+	wait_stalled "$pid" 60
+	cat <&5 >out
+	exec 5<&-
+	wait_exit "$pid" 60
+	assert_equal "$status" 0
+	assert_equal "$(tr -d '\n' <out | wc -c)" 300003
+	assert_equal "$(tr -cd e <out | wc -c)" 300000
+}
+
 @test "waiting for slow workers costs ppool next to no CPU (no busy loop)" {
 	# 500 tasks of about 5 ms each, 2 at a time: ppool spends most of the
 	# run waiting.  The last task is held until ppool's own CPU time has
