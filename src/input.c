@@ -20,6 +20,7 @@ static struct {
 	int			 fd;
 	int			 sep;		/* '\n' or '\0' */
 	int			 eof;
+	int			 failed;	/* a read failed: exit 255 */
 	int			 discarding;	/* inside an over-long task */
 	struct buf		 buf;
 } in = { .fd = -1 };
@@ -86,10 +87,21 @@ input_read(void)
 		return 1;
 	if (n == -1 && errno == EAGAIN)
 		return 0;
-	if (n == -1)
-		warn("reading tasks stopped");
+	if (n == -1) {
+		warnx("cannot read tasks from %s: %s; the tasks read before "
+		    "run, then ppool exits 255", in.cfg->input_path != NULL ?
+		    in.cfg->input_path : "stdin", strerror(errno));
+		in.failed = 1;
+	}
 	in.eof = 1;
 	return 0;
+}
+
+/* Return 1 when reading the input failed before its end. */
+int
+input_failed(void)
+{
+	return in.failed;
 }
 
 /* Return 1 when a task of len bytes is blank and so not a task at all. */

@@ -575,6 +575,12 @@ loop_flush_stdout(void)
 	if (loop_output_waits())
 		return 0;
 	if ((n = output_flush()) == -1) {
+		if (errno != EPIPE) {
+			/* Not a reader gone but a failure, such as a full disk. */
+			warnx("cannot write records to stdout: %s; stopping",
+			    strerror(errno));
+			L.fatal = 1;
+		}
 		loop_stdout_gone();
 		return 0;
 	}
@@ -740,7 +746,7 @@ loop_finished(void)
 static int
 loop_exit_status(void)
 {
-	if (L.fatal)
+	if (L.fatal || input_failed())
 		return EXIT_FATAL;
 	if (L.stdout_gone)
 		return 128 + SIGPIPE;

@@ -4,6 +4,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -243,16 +244,36 @@ online_cpus(void)
 	return n < 1 ? 1 : (unsigned)n;
 }
 
+/*
+ * Put /dev/null on any of fds 0, 1 and 2 that is closed, so that no pipe
+ * or file of ppool's lands there; return a bit per fd that was closed.
+ */
+static int
+open_std_fds(void)
+{
+	int	 fd, closed = 0;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		closed |= 1 << fd;
+		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			_exit(EXIT_FATAL);
+	}
+	return closed;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct config	 cfg;
 	char		 msg[512];
-	int		 ch, worker_only = 0;
+	int		 ch, worker_only = 0, closed;
 
 	/* err(3) and warn(3) speak as ppool, whatever the binary is called. */
 	program_invocation_short_name = "ppool";
 	program_invocation_name = "ppool";
+	closed = open_std_fds();
 	memset(&cfg, 0, sizeof cfg);
 	cfg.input_format = INPUT_JSON;
 	cfg.output_format = OUTPUT_JSON;
@@ -405,6 +426,12 @@ main(int argc, char **argv)
 	} else if (worker_only)
 		usage_error("--envelope, -r and --inflight are for worker "
 		    "mode: give -w CMD");
+	if (closed & 2)
+		errx(EXIT_FATAL, "stdout is closed: ppool writes a record per "
+		    "task there; redirect it (>/dev/null to drop them)");
+	if ((closed & 1) && cfg.input_path == NULL)
+		errx(EXIT_FATAL, "stdin is closed: give the tasks on it, or "
+		    "with -a FILE");
 	if (cfg.window < cfg.inflight)
 		cfg.window = cfg.inflight;
 	cfg.ssh = host_finish(cfg.jobs);

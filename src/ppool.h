@@ -242,6 +242,7 @@ void	 input_open(const struct config *);
 void	 input_close(void);
 int	 input_fd(void);
 int	 input_eof(void);
+int	 input_failed(void);
 int	 input_read(void);
 int	 input_next(struct slot *);
 uint64_t input_count(void);

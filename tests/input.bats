@@ -77,6 +77,34 @@ logging_worker() {
 	assert_equal "$(jqo .result)" "$(printf '1\n2')"
 }
 
+@test "an input that cannot be read: a message naming it, exit 255" {
+	mkdir adir
+	run --separate-stderr ppool -a adir -w "$(cat_worker)"
+	assert_equal "$status" 255
+	assert_output ""
+	assert_equal "$stderr" "ppool: cannot read tasks from adir: Is a directory; the tasks read before run, then ppool exits 255"
+	run --separate-stderr ppool -w "$(cat_worker)" <adir
+	assert_equal "$status" 255
+	assert_equal "$stderr" "ppool: cannot read tasks from stdin: Is a directory; the tasks read before run, then ppool exits 255"
+}
+
+@test "stdin closed: exit 255 with a message, no hang; with -a FILE the run goes on" {
+	# The self-pipe once took fd 0 and ppool read its own signals as tasks.
+	run --separate-stderr timeout 20 bash -c '"$PPOOL" -w cat <&-'
+	assert_equal "$status" 255
+	assert_equal "$stderr" "ppool: stdin is closed: give the tasks on it, or with -a FILE"
+	printf '1\n2\n' >tasks
+	run --separate-stderr timeout 20 bash -c '"$PPOOL" -o raw -a tasks -w cat <&-'
+	assert_success
+	assert_output "$(printf '1\n2')"
+}
+
+@test "stdout closed: exit 255 with a message" {
+	run --separate-stderr timeout 20 bash -c '"$PPOOL" -w cat <<<1 >&-'
+	assert_equal "$status" 255
+	assert_equal "$stderr" "ppool: stdout is closed: ppool writes a record per task there; redirect it (>/dev/null to drop them)"
+}
+
 @test "blank lines are skipped; seq counts only tasks" {
 	printf '1\n\n  \n2\n\t\n\n3\n' >in
 	run --separate-stderr ppool -j 2 -w "$(logging_worker)" <in

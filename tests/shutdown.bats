@@ -39,6 +39,16 @@ load helpers
 	assert_no_process_left 5
 }
 
+@test "a full disk on stdout: a message, exit 255, no worker left (not the quiet 141 of a closed pipe)" {
+	[[ -w /dev/full ]] || skip "no /dev/full"
+	run --separate-stderr bash -c 'seq 100 | "$PPOOL" -w cat >/dev/full'
+	assert_equal "$status" 255
+	assert_equal "$stderr" "ppool: cannot write records to stdout: No space left on device; stopping"
+	run --separate-stderr bash -c 'seq 3 | "$PPOOL" -- echo >/dev/full'
+	assert_equal "$status" 255
+	assert_no_process_left
+}
+
 @test "ppool killed by SIGKILL mid-run: its workers die too" {
 	seq 4 >in
 	# Each worker is busy in its task, not reading stdin, when ppool dies.
