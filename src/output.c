@@ -159,7 +159,7 @@ output_stream(struct buf *b, const char *name, const struct buf *data,
 static void
 output_command(struct buf *b, const struct slot *s)
 {
-	const char	*name;
+	char	 name[SIGNAME_MAX];
 
 	buf_add(b, ",\"exit\":", 8);
 	if (s->exit_code >= 0)
@@ -167,11 +167,10 @@ output_command(struct buf *b, const struct slot *s)
 	else
 		buf_add(b, "null", 4);
 	buf_add(b, ",\"signal\":", 10);
-	if (s->term_sig > 0 && (name = sigabbrev_np(s->term_sig)) != NULL)
-		buf_printf(b, "\"SIG%s\"", name);
-	else if (s->term_sig > 0)
-		buf_printf(b, "%d", s->term_sig);
-	else
+	if (s->term_sig > 0) {
+		spawn_signame(s->term_sig, name, sizeof name);
+		buf_printf(b, "\"%s\"", name);
+	} else
 		buf_add(b, "null", 4);
 	output_stream(b, "stdout", &s->reply, s->out_trunc);
 	output_stream(b, "stderr", &s->errout, s->err_trunc);

@@ -357,11 +357,13 @@ int	 command_exited(struct command *, const struct config *, size_t,
 void	 command_free(struct command *);
 
 /* spawn.c */
+#define SIGNAME_MAX	16	/* "SIGRTMIN+NN" and its NUL */
 int	 spawn_pipe(int [2], int);
 int	 spawn_start(pipeline *, int, int, int, pid_t *, int *);
 int	 spawn_signal(int, pid_t, int);
 int	 spawn_wait(pipeline *);
 void	 spawn_describe(int, char *, size_t);
+void	 spawn_signame(int, char *, size_t);
 void	 spawn_init(int);
 int	 spawn_alive(pid_t);
 

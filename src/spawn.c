@@ -341,11 +341,32 @@ spawn_wait(pipeline *p)
 	return status;
 }
 
+/*
+ * Name a signal as "SIGKILL"; a real-time one as the shell does,
+ * "SIGRTMIN", "SIGRTMIN+2", "SIGRTMAX".
+ */
+void
+spawn_signame(int sig, char *out, size_t size)
+{
+	const char	*name = sigabbrev_np(sig);
+
+	if (name != NULL)
+		snprintf(out, size, "SIG%s", name);
+	else if (sig == SIGRTMIN)
+		snprintf(out, size, "SIGRTMIN");
+	else if (sig == SIGRTMAX)
+		snprintf(out, size, "SIGRTMAX");
+	else if (sig > SIGRTMIN && sig < SIGRTMAX)
+		snprintf(out, size, "SIGRTMIN+%d", sig - SIGRTMIN);
+	else
+		snprintf(out, size, "SIG%d", sig);
+}
+
 /* Describe a wait status: "exited with status 1", "killed by SIGKILL". */
 void
 spawn_describe(int status, char *out, size_t size)
 {
-	const char	*name;
+	char	 name[SIGNAME_MAX];
 
 	if (WIFEXITED(status)) {
 		snprintf(out, size, "exited with status %d",
@@ -353,12 +374,8 @@ spawn_describe(int status, char *out, size_t size)
 		return;
 	}
 	if (WIFSIGNALED(status)) {
-		name = sigabbrev_np(WTERMSIG(status));
-		if (name != NULL)
-			snprintf(out, size, "killed by SIG%s", name);
-		else
-			snprintf(out, size, "killed by signal %d",
-			    WTERMSIG(status));
+		spawn_signame(WTERMSIG(status), name, sizeof name);
+		snprintf(out, size, "killed by %s", name);
 		return;
 	}
 	snprintf(out, size, "ended with wait status %d", status);

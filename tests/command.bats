@@ -629,6 +629,22 @@ print("ok")'
 	assert_equal "$(record 4 | jq .ok)" true
 }
 
+@test "a real-time signal is named as the shell names it, a string like the others" {
+	# glibc has no short name for these: the record once said "signal":34.
+	run --separate-stderr ppool < <(printf '%s\n' \
+		'{"cmd":"kill -RTMIN $$"}' \
+		'{"cmd":"kill -RTMIN+3 $$"}' \
+		'{"cmd":"kill -RTMAX $$"}')
+	assert_failure 3
+	assert_equal "$(jqo -c '[.error, .exit, .signal]')" "$(printf '%s\n' \
+		'["killed by SIGRTMIN",null,"SIGRTMIN"]' \
+		'["killed by SIGRTMIN+3",null,"SIGRTMIN+3"]' \
+		'["killed by SIGRTMAX",null,"SIGRTMAX"]')"
+	run --separate-stderr ppool -w 'kill -RTMIN+1 $$' <<<'1'
+	assert_failure 1
+	assert_equal "$(jqo -r .error)" "worker killed by SIGRTMIN+1"
+}
+
 # ---------------------------------------------------------------------------
 # Concurrency
 
