@@ -271,13 +271,14 @@ loop_take_tasks(void)
 
 /*
  * Whether a worker holds a place among the -j (and a slot of its host):
- * it takes tasks or still holds some.  A retiring worker answering its
- * last tasks still counts, so -j 1 never runs two workers at once.
+ * until it is reaped.  A retired worker still counts while it answers its
+ * last tasks and while it takes its time to exit, so -j N never runs more
+ * than N worker processes, nor opens more descriptors than -j allows for.
  */
 static int
 loop_holds_place(const struct worker *w)
 {
-	return w->state == WORKER_RUNNING || w->qlen > 0;
+	return w->state != WORKER_DEAD;
 }
 
 /* Count the workers that hold a place among the -j. */
@@ -657,7 +658,8 @@ loop_reap(size_t i)
 			loop_task_lost(s, w->why);
 	} else if (early) {
 		L.early_status = status;
-		if (++L.early_deaths >= EARLY_DEATHS_MAX && !L.fatal) {
+		if (++L.early_deaths >= EARLY_DEATHS_MAX &&
+		    L.early_deaths >= L.jobs && !L.fatal) {
 			spawn_describe(status, how, sizeof how);
 			warnx("worker '%s' %s before its first reply, %u times "
 			    "in a row%s", L.cfg->worker_cmd, how,
@@ -776,6 +778,9 @@ loop_child_events(struct pollfd *pfd, struct pollref *ref, size_t n)
 		switch (r->kind) {
 		case REF_WORKER_READ:
 			worker_read(L.workers[r->i], L.cfg, L.now);
+			/* A reply: the workers can start; no death in a row. */
+			if (L.workers[r->i]->answered > 0)
+				L.early_deaths = 0;
 			loop_file(L.workers[r->i]);
 			break;
 		case REF_WORKER_WRITE:

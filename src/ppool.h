@@ -33,7 +33,11 @@ enum {
 #define WORKER_GRACE		2.0
 /* Seconds between SIGTERM and SIGKILL. */
 #define KILL_AFTER		2.0
-/* Workers that die before their first reply this many times in a row. */
+/*
+ * Workers that die before their first reply this many times in a row, and
+ * -j times when -j is more (the first -j tasks may each kill a fresh
+ * worker), stop the run.
+ */
 #define EARLY_DEATHS_MAX	3
 /* The most processes -j, or N/host for one host, may ask for. */
 #define JOBS_MAX		65536
