@@ -987,9 +987,12 @@ loop_run(const struct config *cfg)
 		    L.now - L.child_event < SPIN_TIME && loop_running() > 0)
 			timeout = 0;
 		if (poll(pfd, n, timeout) == -1) {
-			if (errno == EINTR)
-				continue;
-			err(EXIT_FATAL, "poll");
+			if (errno != EINTR)
+				err(EXIT_FATAL, "poll");
+			/* Before the next dispatch: a stop starts nothing. */
+			L.now = loop_now();
+			loop_read_signals();
+			continue;
 		}
 		L.now = loop_now();
 		if (pfd[0].revents != 0)
