@@ -190,8 +190,7 @@ command_refuse(struct slot *s, int code, const char *fmt, ...)
 
 /*
  * Check what can be checked before starting: the cwd, and the programs,
- * whose argv[0] becomes the file found (libpipeline still shows the
- * program its base name).
+ * whose files found go to job->files; argv[0] stays as the task gave it.
  */
 static int
 command_check(struct slot *s, struct job *job)
@@ -225,10 +224,7 @@ command_check(struct slot *s, struct job *job)
 			    job->stages[i].v[0]);
 			return -1;
 		}
-		if (strchr(job->stages[i].v[0], '/') == NULL) {
-			free(job->stages[i].v[0]);
-			job->stages[i].v[0] = xstrdup(file);
-		}
+		argv_add(&job->files, xstrdup(file));
 	}
 	return 0;
 }
@@ -301,8 +297,8 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	c->pids = xcalloc(n, sizeof *c->pids);
 	c->pidfds = xcalloc(n, sizeof *c->pidfds);
 	c->alive = xcalloc(n, sizeof *c->alive);
-	if (spawn_start(c->pl, in, out[1], errp[1], c->pids, c->pidfds) ==
-	    -1) {
+	if (spawn_start(c->pl, in, out[1], errp[1], h->local ? &job : NULL,
+	    c->pids, c->pidfds) == -1) {
 		saved = errno;
 		pipeline_free(c->pl);
 		free(c->pids);

@@ -287,6 +287,7 @@ struct job {
 	enum job_kind	 kind;
 	struct argv	*stages;
 	size_t		 nstages;
+	struct argv	 files;		/* each stage's program, found (local) */
 	struct argv	 env_names;
 	struct argv	 env_values;
 	char		*cwd;
@@ -363,7 +364,8 @@ void	 command_free(struct command *);
 /* spawn.c */
 #define SIGNAME_MAX	16	/* "SIGRTMIN+NN" and its NUL */
 int	 spawn_pipe(int [2], int);
-int	 spawn_start(pipeline *, int, int, int, pid_t *, int *);
+int	 spawn_start(pipeline *, int, int, int, const struct job *, pid_t *,
+	    int *);
 int	 spawn_signal(int, pid_t, int);
 int	 spawn_wait(pipeline *);
 void	 spawn_describe(int, char *, size_t);

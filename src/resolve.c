@@ -289,6 +289,7 @@ void
 resolve_init(struct job *job)
 {
 	memset(job, 0, sizeof *job);
+	argv_init(&job->files);
 	argv_init(&job->env_names);
 	argv_init(&job->env_values);
 }
@@ -302,6 +303,7 @@ resolve_free(struct job *job)
 	for (i = 0; i < job->nstages; i++)
 		argv_free(&job->stages[i]);
 	free(job->stages);
+	argv_free(&job->files);
 	argv_free(&job->env_names);
 	argv_free(&job->env_values);
 	free(job->cwd);

@@ -151,7 +151,30 @@ struct spawn_hook {
 	pipeline	*p;
 	int		 stage;
 	int		 errfd;		/* becomes stderr, or -1 */
+	const char	*file;		/* exec this ourselves, or NULL */
+	char *const	*argv;		/* with this argv, argv[0] as given */
 };
+
+/*
+ * In the child: run the program found for a command with its argv as the
+ * task gave it, as xargs does (libpipeline would make argv[0] the file's
+ * base name, and a program such as a virtualenv's python finds its home
+ * through it).  When exec fails (a bad #! interpreter, an argument list
+ * too long, a program gone since it was found), say why on the command's
+ * stderr and exit 127 or 126, as a shell does, instead of libpipeline's
+ * 255.  execvp runs a file without #! through /bin/sh, as xargs does.
+ */
+static void __attribute__((noreturn))
+spawn_exec(const char *file, char *const *argv)
+{
+	int	 e;
+
+	execvp(file, argv);
+	e = errno;
+	dprintf(STDERR_FILENO, "ppool: %s: cannot execute: %s\n", argv[0],
+	    strerror(e));
+	_exit(e == ENOENT ? 127 : 126);
+}
 
 /*
  * In the child, just before exec: only fds 0, 1 and 2 stay open, signals
@@ -194,18 +217,21 @@ spawn_child_setup(void *data)
 	    getppid() != spawn_parent)
 		_exit(127);
 	close_range(3, ~0U, 0);
+	if (h->file != NULL)
+		spawn_exec(h->file, h->argv);
 }
 
 /*
  * Start the commands of p with infd as the first one's stdin, outfd as the
  * last one's stdout (both are closed here, in the parent) and errfd, unless
- * -1, as every stage's stderr.  Fill pids and pidfds, one per stage.
- * Return 0, or -1 with errno when a pidfd could not be made, in which case
+ * -1, as every stage's stderr.  With job (a local command, checked), each
+ * stage execs the file found for it with the task's own argv.  Fill pids
+ * and pidfds, one per stage.  Return 0, or -1 with errno when a pidfd could not be made, in which case
  * the children are killed and reaped.
  */
 int
-spawn_start(pipeline *p, int infd, int outfd, int errfd, pid_t *pids,
-    int *pidfds)
+spawn_start(pipeline *p, int infd, int outfd, int errfd,
+    const struct job *job, pid_t *pids, int *pidfds)
 {
 	struct spawn_hook	*hooks;
 	sigset_t		 chld, old;
@@ -231,6 +257,10 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd, pid_t *pids,
 		hooks[i].p = p;
 		hooks[i].stage = i;
 		hooks[i].errfd = errfd;
+		if (job != NULL && (size_t)i < job->files.n) {
+			hooks[i].file = job->files.v[i];
+			hooks[i].argv = job->stages[i].v;
+		}
 		pipecmd_pre_exec(pipeline_get_command(p, i), spawn_child_setup,
 		    NULL, &hooks[i]);
 	}

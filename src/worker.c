@@ -43,7 +43,8 @@ worker_start(const struct config *cfg, struct host *h)
 
 	w = xcalloc(1, sizeof *w);
 	w->pl = host_pipeline(h, cfg->worker_cmd, cfg->kill_after);
-	if (spawn_start(w->pl, to[0], from[1], -1, &w->pid, &w->pidfd) == -1) {
+	if (spawn_start(w->pl, to[0], from[1], -1, NULL, &w->pid,
+	    &w->pidfd) == -1) {
 		saved = errno;
 		pipeline_free(w->pl);
 		free(w);

@@ -523,6 +523,41 @@ print("ok")'
 	assert_equal "$(record 1 | jq -c '[.error, .exit]')" '["./notexec: permission denied",126]'
 }
 
+@test "a program whose exec fails: 127 or 126 and the reason on its stderr, not 255" {
+	# A #! line with a CR names an interpreter that does not exist; an
+	# argument too long fails with E2BIG.  Shells and xargs say 127 and 126.
+	printf '#!/bin/sh\r\necho hi\r\n' >crlf.sh
+	chmod +x crlf.sh
+	run --separate-stderr ppool -- ./crlf.sh <<<'"x"'
+	assert_failure 1
+	assert_equal "$(jqo -c '[.error, .exit, .stderr]')" \
+		'["exited with status 127",127,"ppool: ./crlf.sh: cannot execute: No such file or directory\n"]'
+	head -c 300000 /dev/zero | tr '\0' a >long
+	run --separate-stderr ppool -L -- echo <long
+	assert_failure 1
+	assert_equal "$(jqo -c '[.exit, .stderr]')" \
+		'[126,"ppool: echo: cannot execute: Argument list too long\n"]'
+	# a file without #! still runs under /bin/sh, as execvp and xargs do
+	printf 'echo "plain $1"\n' >plain.sh
+	chmod +x plain.sh
+	run --separate-stderr ppool -o raw -- ./plain.sh <<<'"x"'
+	assert_success
+	assert_output "plain x"
+}
+
+@test "argv[0] is the program as the task names it, as with xargs" {
+	run --separate-stderr ppool -o raw < <(printf '%s\n' \
+		'{"cmd":["/bin/sh","-c","echo $0"]}' \
+		'{"cmd":["sh","-c","echo $0"]}' \
+		'{"pipeline":[["/bin/sh","-c","cat; echo $0"]]}')
+	assert_success
+	assert_output "$(printf '%s\n' /bin/sh sh /bin/sh)"
+	# with COMMAND: the shell's own argv[0], read from /proc
+	run --separate-stderr ppool -o raw -- /bin/sh -c 'head -c 7 /proc/$$/cmdline; echo' <<<'"a"'
+	assert_output "/bin/sh"
+	assert_equal "$(echo a | xargs /bin/sh -c 'head -c 7 /proc/$$/cmdline; echo')" "/bin/sh"
+}
+
 # ---------------------------------------------------------------------------
 # -o raw
 
