@@ -309,7 +309,7 @@ output_record(struct slot *s)
 {
 	if (s->skip)
 		return;
-	if (out.cfg->output_format == OUTPUT_JSON || s->dry) {
+	if (out.cfg->output_format == OUTPUT_JSON || out.cfg->dry_run) {
 		output_json(&out.buf, s);
 		return;
 	}
@@ -323,6 +323,10 @@ output_record(struct slot *s)
 			    buf_used(&s->reply));
 		else
 			output_warn_task(s);
+		/* The message starts a line of its own after cut stderr. */
+		if (s->err_trunc && buf_used(&s->errout) > 0 &&
+		    buf_head(&s->errout)[buf_used(&s->errout) - 1] != '\n')
+			fputc('\n', stderr);
 		if (s->out_trunc || s->err_trunc)
 			fprintf(stderr, "ppool: task %llu: %s cut at "
 			    "--max-output (%zu bytes)\n",

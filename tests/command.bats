@@ -444,6 +444,13 @@ print(len(recs), r["ok"], len(r["stdout"]), len(r["stderr"]), set(r["stdout"]), 
 	assert_output "[(True, 1024, True, 4, None), (True, 6, None, 1024, True), (True, 1024, None, 0, None)]"
 }
 
+@test "--max-output -o raw: the output cut at the limit, and a line on stderr saying so" {
+	run --separate-stderr ppool -o raw --max-output 3 <<<'{"cmd":"echo hello; echo oops >&2"}'
+	assert_success
+	assert_output "hel"
+	assert_equal "$stderr" "$(printf '%s\n' oop 'ppool: task 1: stdout and stderr cut at --max-output (3 bytes)')"
+}
+
 @test "--max-output with suffixes M" {
 	run --separate-stderr ppool --max-output 1M < <(echo '{"cmd":"head -c 3000000 /dev/zero | tr \"\\0\" a"}')
 	assert_success
@@ -604,6 +611,15 @@ print("ok")'
 	assert_file_not_exists a.log
 	assert_file_not_exists a.bak
 	assert_file_not_exists 'b c.log'
+}
+
+@test "--dry-run -o raw: every record is JSON, a task that cannot run too" {
+	run --separate-stderr ppool --dry-run -o raw -- echo < <(printf '%s\n' '"a"' null)
+	assert_failure 1
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(printf '%s\n' \
+		'{"seq":1,"cmd":["echo","a"]}' \
+		'{"seq":2,"ok":false,"error":"a task cannot be null","attempts":0,"ms":0}')"
 }
 
 @test "--dry-run without a COMMAND: cmd, shell, pipeline and the optional fields" {
