@@ -261,9 +261,7 @@ loop_take_tasks(void)
 			/* --resume: done in an earlier run; no record here. */
 			s->skip = 1;
 			loop_task_done(s);
-		} else if (s->state == SLOT_DONE)
-			loop_task_done(s);
-		else
+		} else
 			L.pending[(L.phead + L.plen++) % L.cfg->window] = s;
 	}
 	return n;
@@ -438,6 +436,24 @@ loop_least_busy(const struct slot *s, struct worker **same)
 	return NULL;
 }
 
+/*
+ * Fail the lines at the head of the queue that are no task (invalid JSON,
+ * a NUL, too long): when their turn comes, in input order, as parallel
+ * would, so that --halt never stops the tasks read before them.
+ */
+static void
+loop_fail_bad_head(void)
+{
+	struct slot	*s;
+
+	while (L.plen > 0 && !L.stopping &&
+	    (s = L.pending[L.phead])->state == SLOT_DONE) {
+		L.phead = (L.phead + 1) % L.cfg->window;
+		L.plen--;
+		loop_task_done(s);
+	}
+}
+
 /* Start one more worker on host h, or return NULL after saying why. */
 static struct worker *
 loop_start_worker(struct host *h)
@@ -470,7 +486,10 @@ loop_dispatch(void)
 	struct slot	*s;
 	unsigned	 active = loop_active();
 
-	while (L.plen > 0 && !L.stopping) {
+	for (;;) {
+		loop_fail_bad_head();
+		if (L.plen == 0 || L.stopping)
+			break;
 		s = L.pending[L.phead];
 		/* A retry goes to another worker, or a fresh one. */
 		best = loop_least_busy(s, &same);
@@ -504,8 +523,11 @@ loop_dispatch_commands(void)
 	struct host	*h;
 	struct slot	*s;
 
-	while (L.plen > 0 && !L.stopping && L.ncmds < L.jobs &&
-	    (h = loop_pick_host()) != NULL) {
+	for (;;) {
+		loop_fail_bad_head();
+		if (L.plen == 0 || L.stopping || L.ncmds >= L.jobs ||
+		    (h = loop_pick_host()) == NULL)
+			break;
 		s = L.pending[L.phead];
 		L.phead = (L.phead + 1) % L.cfg->window;
 		L.plen--;

@@ -358,6 +358,19 @@ held_tasks() {
 	assert_no_process_left
 }
 
+@test "--halt soon,fail=1: a bad line read ahead fails in its turn, the tasks before it all run" {
+	# Lines that are no task once failed as soon as they were read, and
+	# the halt dropped every task read before them but not yet started.
+	{ seq 99; echo x; seq 3; } >in
+	run --separate-stderr ppool -j 4 -o raw --halt soon,fail=1 -w "$(cat_worker)" -a in
+	assert_equal "$status" 1
+	assert_output "$(seq 99)"
+	run --separate-stderr ppool -j 4 --halt soon,fail=1 -a in -- true
+	assert_equal "$status" 1
+	assert_seqs_in_order 100
+	assert_equal "$(record 100 | jq -r .error)" "invalid JSON at byte 1"
+}
+
 @test "command mode --halt now,fail=1 -j 2: the running task is killed, its record says so" {
 	local s
 	s=$(marked sleep)
