@@ -28,6 +28,7 @@ static struct {
 	struct joblog_entry	*old;		/* indexed by seq */
 	size_t			 nold;
 	int			 warned;	/* about a changed input */
+	off_t			 end;		/* after its last whole line */
 	struct buf		 line;
 } jl = { .fd = -1 };
 
@@ -120,8 +121,10 @@ joblog_read(const char *path)
 		n = buf_read(&b, fd, 64 * 1024);
 		if (n == -1 && errno != EINTR)
 			err(EXIT_FATAL, "cannot read joblog %s", path);
-		while ((line = buf_frame(&b, '\n', &len)) != NULL)
+		while ((line = buf_frame(&b, '\n', &len)) != NULL) {
 			joblog_remember(line, len);
+			jl.end += len + 1;
+		}
 		if (n == 0)
 			break;
 	}
@@ -151,13 +154,16 @@ joblog_open(const struct config *cfg)
 		err(EXIT_FATAL, "cannot open joblog %s", cfg->joblog);
 	if ((size = lseek(jl.fd, 0, SEEK_END)) == -1)
 		err(EXIT_FATAL, "cannot seek in joblog %s", cfg->joblog);
-	/* A line torn by a crash is ended, so the next one starts clean. */
-	if (size > 0) {
-		char	 last;
-
-		if (pread(jl.fd, &last, 1, size - 1) == 1 && last != '\n' &&
-		    write(jl.fd, "\n", 1) != 1)
-			err(EXIT_FATAL, "cannot write joblog %s", cfg->joblog);
+	/*
+	 * A line torn by a crash (--resume read the log up to its last
+	 * newline) is cut off, so that the next line starts clean and no
+	 * later --resume reads the torn one as a task's.
+	 */
+	if (cfg->resume && size > jl.end) {
+		if (ftruncate(jl.fd, jl.end) == -1)
+			err(EXIT_FATAL, "cannot cut the torn last line of "
+			    "joblog %s", cfg->joblog);
+		size = jl.end;
 	}
 	if (size == 0 && write(jl.fd, JOBLOG_HEADER,
 	    sizeof JOBLOG_HEADER - 1) != sizeof JOBLOG_HEADER - 1)
@@ -201,23 +207,31 @@ joblog_skip(const struct slot *s)
 	return jl.cfg->resume_failed ? e->ok : 1;
 }
 
-/* Append the line of a task that finished, in one write. */
+/*
+ * Append the line of a task that finished, in one write.  A failed command
+ * that exited 0 (it timed out, or was stopped, and exited on SIGTERM) logs
+ * exit -1, so that --resume-failed runs it again.
+ */
 void
 joblog_write(const struct slot *s)
 {
 	struct timespec	 ts;
 	double		 start;
 	ssize_t		 n;
+	int		 code;
 
 	if (jl.fd == -1)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	start = ts.tv_sec + ts.tv_nsec / 1e9 - s->ms / 1000.0;
+	if (jl.cfg->worker_cmd != NULL)
+		code = s->attempts == 0 ? -1 : !s->ok;
+	else
+		code = !s->ok && s->exit_code == 0 ? -1 : s->exit_code;
 	buf_reset(&jl.line);
 	buf_printf(&jl.line, "%llu\t%.3f\t%.3f\t%d\t%d\t%u\t",
-	    (unsigned long long)s->seq, start, s->ms / 1000.0,
-	    jl.cfg->worker_cmd != NULL ? (s->attempts == 0 ? -1 : !s->ok) :
-	    s->exit_code, s->term_sig, s->attempts);
+	    (unsigned long long)s->seq, start, s->ms / 1000.0, code,
+	    s->term_sig, s->attempts);
 	if (s->worker > 0)
 		buf_printf(&jl.line, "%ld", (long)s->worker);
 	else

@@ -153,6 +153,17 @@ two\r'
 	assert_equal "$(fields jl 1 | tr '\n' ' ')" '1 2 '
 }
 
+@test "--joblog: a command that timed out but exited 0 logs exit -1, and --resume-failed runs it again" {
+	echo '{"cmd":"trap \"exit 0\" TERM; sleep 9 & wait"}' >in
+	run --separate-stderr ppool -t 0.3 --joblog=jl <in
+	assert_failure 1
+	assert_equal "$(jqo -c '[.error, .exit]')" '["timed out after 0.3 s",0]'
+	assert_equal "$(fields jl 1,4,5 | tail -1)" $'1\t-1\t0'
+	run --separate-stderr ppool -t 0.3 --joblog=jl --resume-failed <in
+	assert_failure 1
+	assert_equal "$(jqo -r .error)" "timed out after 0.3 s"
+}
+
 @test "a run without --resume starts the joblog afresh" {
 	seq 5 >in
 	run --separate-stderr ppool -L -o raw --joblog=jl -- true <in
@@ -230,7 +241,7 @@ two\r'
 	assert_no_process_left
 }
 
-@test "a torn last line in the joblog is ignored, and ended with a newline before new lines" {
+@test "a torn last line in the joblog is ignored, and cut off before new lines" {
 	make_task_script
 	seq 10 >in
 	run --separate-stderr ppool -L -o raw --joblog=jl -- sh task.sh "$MARKER" 1000 <in
@@ -243,17 +254,18 @@ two\r'
 	assert_success
 	assert_equal "$(seqs)" '11 12 '
 	assert_equal "$(sort -n done | tr '\n' ' ')" '11 12 '
-	# The file ends with a newline; the fragment is a line of its own,
-	# and the new lines are whole.
+	# The fragment is gone, and the new lines are whole.
 	assert_equal "$(tail -c 1 jl | od -An -tx1 | tr -d ' \n')" 0a
-	assert_equal "$(sed -n 12p jl)" $'11\t17000'
-	assert_equal "$(wc -l <jl)" 14
+	assert_equal "$(grep -c 17000 jl)" 0
+	assert_equal "$(wc -l <jl)" 13
 	assert_equal "$(tail -n 2 jl | awk -F '\t' 'NF == 9 { print $1 }' | sort -n | tr '\n' ' ')" '11 12 '
-	# A third run has nothing left to do.
+	# A third run has nothing left to do, and no task "differs": the
+	# ended fragment was once read as task 11's line.
 	rm done
 	run --separate-stderr ppool -L --joblog=jl --resume -- sh task.sh "$MARKER" 1000 <in
 	assert_success
 	assert_output ''
+	assert_equal "$stderr" ""
 	assert_file_not_exist done
 }
 
