@@ -6,9 +6,6 @@
 
 #include "ppool.h"
 
-/* Deeper nesting than this is refused rather than risking the stack. */
-#define JSON_DEPTH_MAX	512
-
 struct scan {
 	const unsigned char	*p;
 	const unsigned char	*end;
@@ -237,7 +234,8 @@ scan_value(struct scan *s)
 /*
  * Check that s holds exactly one JSON value with optional whitespace around
  * it.  Return 0, or -1 with *erroff set to the 0-based offset of the first
- * byte that cannot be part of a valid text.
+ * byte that cannot be part of a valid text, or -2 with *erroff at the
+ * bracket that nests deeper than JSON_DEPTH_MAX.
  */
 int
 json_check(const char *text, size_t len, size_t *erroff)
@@ -263,7 +261,8 @@ json_check(const char *text, size_t len, size_t *erroff)
 	}
 	if (erroff != NULL)
 		*erroff = (const char *)s.p - text;
-	return -1;
+	/* Only a refused bracket leaves the depth above the limit. */
+	return s.depth > JSON_DEPTH_MAX ? -2 : -1;
 }
 
 /*

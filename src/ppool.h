@@ -166,6 +166,7 @@ int	 joblog_skip(const struct slot *);
 void	 joblog_write(const struct slot *);
 
 /* json.c */
+#define JSON_DEPTH_MAX	512	/* deeper nesting is refused */
 int	 json_check(const char *, size_t, size_t *);
 int	 json_member(const char *, size_t, const char *, size_t *, size_t *);
 void	 json_trim(const char *, size_t, size_t *, size_t *);

@@ -100,8 +100,14 @@ task_parse(struct slot *s, const struct config *cfg)
 	}
 	switch (cfg->input_format) {
 	case INPUT_JSON:
-		if (json_check(text, len, &erroff) == -1) {
+		switch (json_check(text, len, &erroff)) {
+		case -1:
 			task_fail(s, "invalid JSON at byte %zu", erroff + 1);
+			return;
+		case -2:
+			task_fail(s, "JSON nested deeper than %d levels at "
+			    "byte %zu (ppool's limit)", JSON_DEPTH_MAX,
+			    erroff + 1);
 			return;
 		}
 		if (json_member(text, len, "id", &s->id_off, &s->id_len) == -1)

@@ -159,6 +159,18 @@ logging_worker() {
 	[[ $(jqo .error) =~ ^invalid\ JSON\ at\ byte\ [1-4]$ ]]
 }
 
+@test "JSON nested deeper than 512 levels: an error of its own, not 'invalid JSON'" {
+	{
+		python3 -c "print('[' * 512 + ']' * 512)"
+		python3 -c "print('[' * 513 + ']' * 513)"
+	} >in
+	run --separate-stderr ppool -w "$(cat_worker)" <in
+	assert_failure 1
+	# jq itself cannot read 512 levels: look at the text
+	assert_equal "$(sed -n 1p <<<"$output" | cut -c 1-30)" '{"seq":1,"ok":true,"result":[['
+	assert_equal "$(sed -n 2p <<<"$output" | jq -r .error)" "JSON nested deeper than 512 levels at byte 513 (ppool's limit)"
+}
+
 @test "JSON that is valid only to a lax parser is invalid" {
 	printf '%s\n' "{'a':1}" '[1,]' 'NaN' '01' '"tab	in string"' '{"a":1} x' >in
 	run --separate-stderr ppool -j 1 -w "$(logging_worker)" <in
