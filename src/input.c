@@ -179,25 +179,32 @@ input_next(struct slot *s)
 
 /*
  * Count the tasks ahead when the input is a regular file (for --progress),
- * without moving the read offset; return 0 when it cannot be known.
+ * blank ones left out as input_next leaves them, without moving the read
+ * offset; return 0 when it cannot be known.
  */
 uint64_t
 input_count(void)
 {
 	struct stat	 sb;
-	char		 chunk[64 * 1024], last = in.sep;
+	char		 chunk[64 * 1024];
 	off_t		 off;
 	ssize_t		 n, k;
 	uint64_t	 count = 0;
+	int		 blank = 1, json = in.cfg->input_format == INPUT_JSON;
 
 	if (fstat(in.fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
 	    (off = lseek(in.fd, 0, SEEK_CUR)) == -1)
 		return 0;
 	while ((n = pread(in.fd, chunk, sizeof chunk, off)) > 0) {
-		for (k = 0; k < n; k++)
-			count += chunk[k] == in.sep;
-		last = chunk[n - 1];
+		for (k = 0; k < n; k++) {
+			if (chunk[k] == in.sep) {
+				count += !blank;
+				blank = 1;
+			} else if (!json || (chunk[k] != ' ' &&
+			    chunk[k] != '\t' && chunk[k] != '\r'))
+				blank = 0;
+		}
 		off += n;
 	}
-	return count + (last != in.sep);
+	return count + !blank;
 }

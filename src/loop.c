@@ -260,6 +260,7 @@ loop_take_tasks(void)
 		if (joblog_skip(s)) {
 			/* --resume: done in an earlier run; no record here. */
 			s->skip = 1;
+			progress_skip();
 			loop_task_done(s);
 		} else
 			L.pending[(L.phead + L.plen++) % L.cfg->window] = s;

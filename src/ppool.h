@@ -272,6 +272,7 @@ void	 output_warn_task(const struct slot *);
 /* progress.c */
 void	 progress_init(const struct config *, double, uint64_t);
 double	 progress_due(void);
+void	 progress_skip(void);
 void	 progress_update(double, uint64_t, uint64_t, unsigned, int);
 void	 progress_end(void);
 void	 progress_summary(double, uint64_t, uint64_t, uint64_t);

@@ -30,6 +30,14 @@ progress_init(const struct config *cfg, double now, uint64_t total)
 	pg.total = total;
 }
 
+/* A task of the input will not run (--resume): one fewer to wait for. */
+void
+progress_skip(void)
+{
+	if (pg.total > 0)
+		pg.total--;
+}
+
 /* Return the time the next redraw is due, or 0 when there is none. */
 double
 progress_due(void)

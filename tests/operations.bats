@@ -412,3 +412,20 @@ pane_shows() {
 	[[ $pane == *"ppool: 20 done, 0 failed, 0 running, "* ]] || fail "pane: $pane"
 	[[ $pane == *"[####################] 20/20"* ]] || fail "pane: $pane"
 }
+
+@test "--progress: blank lines and tasks skipped by --resume are not in the total" {
+	command -v tmux >/dev/null || skip "tmux is not installed (apt-get install tmux)"
+	printf '1\n\n\n2\n  \n3\n' >tasks
+	TMUX_SOCKET=$BATS_TEST_TMPDIR/tmux.sock
+	local cmd1 cmd2
+	cmd1=$(printf '%q ' "$PPOOL" --progress -a "$BATS_TEST_TMPDIR/tasks" --joblog="$BATS_TEST_TMPDIR/jl" -w cat)
+	cmd2=$(printf '%q ' "$PPOOL" --progress -a "$BATS_TEST_TMPDIR/tasks4" --joblog="$BATS_TEST_TMPDIR/jl" --resume -w cat)
+	tmux -S "$TMUX_SOCKET" -f /dev/null new-session -d -s ops -x 200 -y 10 \
+		"$cmd1 > /dev/null; cp tasks tasks4; echo 4 >>tasks4; $cmd2 > /dev/null; echo finished; sleep 60" 3>&-
+	wait_until 30 pane_shows finished
+	local pane
+	pane=$(tmux -S "$TMUX_SOCKET" capture-pane -p -t ops)
+	# 3 tasks among 6 lines; then 4 tasks, 3 of them done before: 1 to run
+	[[ $pane == *"[####################] 3/3"* ]] || fail "pane: $pane"
+	[[ $pane == *"[####################] 1/1"* ]] || fail "pane: $pane"
+}
