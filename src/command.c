@@ -224,7 +224,9 @@ command_check(struct slot *s, struct job *job)
 			    job->stages[i].v[0]);
 			return -1;
 		}
-		argv_add(&job->files, xstrdup(file));
+		/* A path is relative to the cwd the child is already in. */
+		argv_add(&job->files, xstrdup(strchr(job->stages[i].v[0],
+		    '/') != NULL ? job->stages[i].v[0] : file));
 	}
 	return 0;
 }

@@ -72,8 +72,8 @@ input_eof(void)
 
 /*
  * Read one chunk of input.  Return 1 after a read, 0 at end of input or when
- * nothing was ready.  A read error ends the input with a warning: the tasks
- * already read still run.
+ * nothing was ready.  A read error ends the input with a message: the tasks
+ * already read still run, and input_failed makes the exit status 255.
  */
 int
 input_read(void)

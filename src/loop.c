@@ -664,6 +664,14 @@ loop_read_signals(void)
 	}
 }
 
+/* Whether a worker's wait status says its command cannot run at all. */
+static int
+loop_not_found(int status)
+{
+	return WIFEXITED(status) && (WEXITSTATUS(status) == 127 ||
+	    WEXITSTATUS(status) == 126);
+}
+
 /* A worker's process is gone: account for it and forget it. */
 static void
 loop_reap(size_t i)
@@ -681,8 +689,8 @@ loop_reap(size_t i)
 			loop_task_lost(s, w->why);
 	} else if (early) {
 		L.early_status = status;
-		if (++L.early_deaths >= EARLY_DEATHS_MAX &&
-		    L.early_deaths >= L.jobs && !L.fatal) {
+		if (++L.early_deaths >= EARLY_DEATHS_MAX && !L.fatal &&
+		    (L.early_deaths >= L.jobs || loop_not_found(status))) {
 			spawn_describe(status, how, sizeof how);
 			warnx("worker '%s' %s before its first reply, %u times "
 			    "in a row%s", L.cfg->worker_cmd, how,
@@ -790,6 +798,8 @@ static size_t
 loop_child_events(struct pollfd *pfd, struct pollref *ref, size_t n)
 {
 	struct pollref	*r;
+	struct worker	*w;
+	unsigned long	 answered;
 	size_t		 k, news = 0;
 
 	/* Read and write first, so a dying child's last output counts. */
@@ -800,11 +810,13 @@ loop_child_events(struct pollfd *pfd, struct pollref *ref, size_t n)
 		r = &ref[k];
 		switch (r->kind) {
 		case REF_WORKER_READ:
-			worker_read(L.workers[r->i], L.cfg, L.now);
+			w = L.workers[r->i];
+			answered = w->answered;
+			worker_read(w, L.cfg, L.now);
 			/* A reply: the workers can start; no death in a row. */
-			if (L.workers[r->i]->answered > 0)
+			if (w->answered > answered)
 				L.early_deaths = 0;
-			loop_file(L.workers[r->i]);
+			loop_file(w);
 			break;
 		case REF_WORKER_WRITE:
 			worker_flush(L.workers[r->i], L.now);
@@ -1012,9 +1024,14 @@ loop_run(const struct config *cfg)
 		if (poll(pfd, n, timeout) == -1) {
 			if (errno != EINTR)
 				err(EXIT_FATAL, "poll");
-			/* Before the next dispatch: a stop starts nothing. */
+			/*
+			 * Before the next dispatch: a stop starts nothing.
+			 * Without pidfds the signal is SIGCHLD's news: reap.
+			 */
 			L.now = loop_now();
 			loop_read_signals();
+			if (L.check_children)
+				loop_check_children();
 			continue;
 		}
 		L.now = loop_now();

@@ -65,15 +65,17 @@ output_init(const struct config *cfg)
 		err(EXIT_FATAL, "stdout is not open");
 	if (!S_ISFIFO(sb.st_mode) && !S_ISSOCK(sb.st_mode))
 		return;
-	if (S_ISFIFO(sb.st_mode) && (fd = open("/proc/self/fd/1",
-	    O_WRONLY | O_NONBLOCK | O_CLOEXEC)) != -1) {
+	if ((out.flags = fcntl(STDOUT_FILENO, F_GETFL)) == -1)
+		err(EXIT_FATAL, "cannot read the flags of stdout");
+	/* Not '1<>fifo': ppool's own end may be the fifo's only reader. */
+	if (S_ISFIFO(sb.st_mode) && (out.flags & O_ACCMODE) == O_WRONLY &&
+	    (fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK |
+	    O_CLOEXEC)) != -1) {
 		if (dup2(fd, STDOUT_FILENO) == -1)
 			err(EXIT_FATAL, "cannot replace stdout");
 		close(fd);
 		return;
 	}
-	if ((out.flags = fcntl(STDOUT_FILENO, F_GETFL)) == -1)
-		err(EXIT_FATAL, "cannot read the flags of stdout");
 	if (fcntl(STDOUT_FILENO, F_SETFL, out.flags | O_NONBLOCK) == -1)
 		err(EXIT_FATAL, "cannot make stdout non-blocking");
 	out.changed = 1;
@@ -318,15 +320,15 @@ output_record(struct slot *s)
 		if (buf_used(&s->errout) > 0)
 			fwrite(buf_head(&s->errout), 1, buf_used(&s->errout),
 			    stderr);
+		/* ppool's lines start a line of their own after cut stderr. */
+		if (s->err_trunc && buf_used(&s->errout) > 0 &&
+		    buf_head(&s->errout)[buf_used(&s->errout) - 1] != '\n')
+			fputc('\n', stderr);
 		if (s->ok)
 			buf_add(&out.buf, buf_head(&s->reply),
 			    buf_used(&s->reply));
 		else
 			output_warn_task(s);
-		/* The message starts a line of its own after cut stderr. */
-		if (s->err_trunc && buf_used(&s->errout) > 0 &&
-		    buf_head(&s->errout)[buf_used(&s->errout) - 1] != '\n')
-			fputc('\n', stderr);
 		if (s->out_trunc || s->err_trunc)
 			fprintf(stderr, "ppool: task %llu: %s cut at "
 			    "--max-output (%zu bytes)\n",

@@ -226,8 +226,8 @@ spawn_child_setup(void *data)
  * last one's stdout (both are closed here, in the parent) and errfd, unless
  * -1, as every stage's stderr.  With job (a local command, checked), each
  * stage execs the file found for it with the task's own argv.  Fill pids
- * and pidfds, one per stage.  Return 0, or -1 with errno when a pidfd could not be made, in which case
- * the children are killed and reaped.
+ * and pidfds, one per stage.  Return 0, or -1 with errno when a pidfd
+ * could not be made, in which case the children are killed and reaped.
  */
 int
 spawn_start(pipeline *p, int infd, int outfd, int errfd,
@@ -372,8 +372,9 @@ spawn_wait(pipeline *p)
 }
 
 /*
- * Name a signal as "SIGKILL"; a real-time one as the shell does,
- * "SIGRTMIN", "SIGRTMIN+2", "SIGRTMAX".
+ * Name a signal as "SIGKILL"; a real-time one as bash's kill -l does:
+ * "SIGRTMIN", "SIGRTMIN+n" in the lower half, "SIGRTMAX-n" above,
+ * "SIGRTMAX".
  */
 void
 spawn_signame(int sig, char *out, size_t size)
@@ -386,8 +387,11 @@ spawn_signame(int sig, char *out, size_t size)
 		snprintf(out, size, "SIGRTMIN");
 	else if (sig == SIGRTMAX)
 		snprintf(out, size, "SIGRTMAX");
-	else if (sig > SIGRTMIN && sig < SIGRTMAX)
+	else if (sig > SIGRTMIN && sig - SIGRTMIN <=
+	    (SIGRTMAX - SIGRTMIN) / 2)
 		snprintf(out, size, "SIGRTMIN+%d", sig - SIGRTMIN);
+	else if (sig > SIGRTMIN && sig < SIGRTMAX)
+		snprintf(out, size, "SIGRTMAX-%d", SIGRTMAX - sig);
 	else
 		snprintf(out, size, "SIG%d", sig);
 }

@@ -344,7 +344,8 @@ worker_timer(struct worker *w, const struct config *cfg, double now)
  * its status, and fail every task it still holds, unless its host failed
  * (host_lost: the tasks stay for the loop to run elsewhere, and why says
  * what happened).  Return 1 when it died before its first reply on its
- * own, 0 otherwise; *status is its wait status.
+ * own, holding a task on its first attempt (a retry that kills it says
+ * more of the task), 0 otherwise; *status is its wait status.
  */
 int
 worker_reap(struct worker *w, const struct config *cfg, double now,

@@ -449,6 +449,9 @@ print(len(recs), r["ok"], len(r["stdout"]), len(r["stderr"]), set(r["stdout"]), 
 	assert_success
 	assert_output "hel"
 	assert_equal "$stderr" "$(printf '%s\n' oop 'ppool: task 1: stdout and stderr cut at --max-output (3 bytes)')"
+	run --separate-stderr ppool -o raw --max-output 3 <<<'{"cmd":"printf %s looooop >&2; exit 3"}'
+	assert_failure 1
+	assert_equal "$stderr" "$(printf '%s\n' loo 'ppool: task 1: exited with status 3' 'ppool: task 1: stderr cut at --max-output (3 bytes)')"
 }
 
 @test "--max-output with suffixes M" {
@@ -550,6 +553,15 @@ print("ok")'
 	run --separate-stderr ppool -o raw -- ./plain.sh <<<'"x"'
 	assert_success
 	assert_output "plain x"
+}
+
+@test "a program named by a relative path runs from the task's cwd" {
+	mkdir sub
+	printf '#!/bin/sh\necho "hi from $0 in ${PWD##*/}"\n' >sub/s.sh
+	chmod +x sub/s.sh
+	run --separate-stderr ppool -o raw <<<'{"cmd":["./s.sh"],"cwd":"sub"}'
+	assert_success
+	assert_output "hi from ./s.sh in sub"
 }
 
 @test "argv[0] is the program as the task names it, as with xargs" {
@@ -685,12 +697,14 @@ print("ok")'
 	run --separate-stderr ppool < <(printf '%s\n' \
 		'{"cmd":"kill -RTMIN $$"}' \
 		'{"cmd":"kill -RTMIN+3 $$"}' \
-		'{"cmd":"kill -RTMAX $$"}')
-	assert_failure 3
+		'{"cmd":"kill -RTMAX $$"}' \
+		'{"cmd":"kill -RTMAX-2 $$"}')
+	assert_failure 4
 	assert_equal "$(jqo -c '[.error, .exit, .signal]')" "$(printf '%s\n' \
 		'["killed by SIGRTMIN",null,"SIGRTMIN"]' \
 		'["killed by SIGRTMIN+3",null,"SIGRTMIN+3"]' \
-		'["killed by SIGRTMAX",null,"SIGRTMAX"]')"
+		'["killed by SIGRTMAX",null,"SIGRTMAX"]' \
+		'["killed by SIGRTMAX-2",null,"SIGRTMAX-2"]')"
 	run --separate-stderr ppool -w 'kill -RTMIN+1 $$' <<<'1'
 	assert_failure 1
 	assert_equal "$(jqo -r .error)" "worker killed by SIGRTMIN+1"

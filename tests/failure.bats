@@ -125,6 +125,15 @@ load helpers
 	((tries >= 1 && tries <= 3)) || fail "the worker was started $tries times"
 }
 
+@test "a worker command that does not exist, with -j above the number of tasks: still the clear stop" {
+	# Exit 127 (126) says the command cannot run: 3 in a row stop the run
+	# whatever -j is; other deaths need -j of them.
+	run --separate-stderr timeout 20 "$PPOOL" -j 8 -w no-such-program-xyz < <(seq 5)
+	assert_equal "$status" 255
+	grep -qF "before its first reply, 3 times in a row (command not found?)" <<<"$stderr" ||
+		fail "stderr: $stderr"
+}
+
 @test "a worker that dies at start with -j 4: exit 255, no respawn loop" {
 	seq 100 >in
 	local w

@@ -136,6 +136,26 @@ assert_records_contiguous() {
 	(((8#$(cat out) & 8#4000) == 0)) || fail "the worker's stderr has O_NONBLOCK: flags $(cat out)"
 }
 
+@test "stdout opened read-write on a fifo (1<>fifo): a record written before the reader comes is kept" {
+	# ppool's own end is the fifo's only reader until head opens it: a new
+	# write-only description in its place left none, and the first record
+	# met EPIPE (exit 141, nothing printed).
+	mkfifo ff
+	printf '%s\n' '{"cmd":["echo","one"]}' '{"cmd":"while [ ! -e go ]; do sleep 0.05; done; echo two"}' >in
+	"$PPOOL" -j 1 -o raw <in 1<>ff 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wrote() { (($(awk '/^wchar/ { print $2 }' "/proc/$pid/io") > 0)); }
+	wait_until 20 wrote
+	timeout 20 head -n 2 ff >out &
+	local reader=$!
+	touch go
+	wait "$reader"
+	assert_equal "$(cat out)" "$(printf 'one\ntwo')"
+	wait_exit "$pid" 20
+	assert_equal "$status" 0
+}
+
 @test "2>&1 into a stalled pipe: the commands' stderr is all there once read (-o raw)" {
 	mkfifo fifo
 	echo '{"cmd":"head -c 300000 /dev/zero | tr \"\\0\" e >&2; echo out"}' >in

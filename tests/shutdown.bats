@@ -49,6 +49,20 @@ load helpers
 	assert_no_process_left
 }
 
+@test "without pidfds (PPOOL_NO_PIDFD, the SIGCHLD fallback): every exit is noticed, no stall" {
+	# A SIGCHLD that interrupted poll was read and its news dropped: the
+	# run then waited for ever on a child already gone.
+	local i
+	for i in 1 2 3; do
+		run --separate-stderr timeout -k 5 20 env PPOOL_NO_PIDFD=1 "$PPOOL" -j 1 -o raw -- sh -c 'sleep 0.1; echo $0' < <(seq 3)
+		assert_success
+		assert_output "$(seq 3)"
+	done
+	run --separate-stderr timeout -k 5 20 env PPOOL_NO_PIDFD=1 "$PPOOL" -j 1 -r 1 -o raw -w 'while read l; do echo "$l"; done' < <(seq 5)
+	assert_success
+	assert_output "$(seq 5)"
+}
+
 @test "ppool killed by SIGKILL mid-run: its workers die too" {
 	seq 4 >in
 	# Each worker is busy in its task, not reading stdin, when ppool dies.
