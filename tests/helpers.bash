@@ -40,6 +40,13 @@ ppool() {
 	"$PPOOL" "$@"
 }
 
+# skip_under_valgrind WHY: skip a test that cannot hold under
+# tests/valgrind.sh, whose valgrind opens descriptors of its own and
+# carries out exec itself.
+skip_under_valgrind() {
+	[[ -z ${PPOOL_UNDER_VALGRIND:-} ]] || skip "under valgrind: $1"
+}
+
 # worker BODY: write BODY to a fresh sh script and print a -w command that
 # runs it.  The script gets the test's marker as $1, so it shows in `ps`.
 # Inside BODY, $W is a directory private to the test (BATS_TEST_TMPDIR).

@@ -20,7 +20,7 @@ chmod +x "$wrapper"
 
 rc=0
 PPOOL=$wrapper PPOOL_SRCDIR=$(dirname "$here") BATS_LIB_PATH=/usr/lib/bats \
-    bats "$@" || rc=1
+    PPOOL_UNDER_VALGRIND=1 bats "$@" || rc=1
 
 # A descriptor ppool opened and did not close is listed with the stack
 # that opened it; inherited ones say so and are not ppool's doing.
