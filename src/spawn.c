@@ -213,10 +213,11 @@ spawn_child_setup(void *data)
 	}
 	if (h->errfd != -1 && dup2(h->errfd, STDERR_FILENO) == -1)
 		_exit(127);
+	/* First, so that no exit below holds ppool's descriptors. */
+	close_range(3, ~0U, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
 	    getppid() != spawn_parent)
 		_exit(127);
-	close_range(3, ~0U, 0);
 	if (h->file != NULL)
 		spawn_exec(h->file, h->argv);
 }
