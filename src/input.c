@@ -104,17 +104,22 @@ input_failed(void)
 	return in.failed;
 }
 
+/* Return 1 when byte c leaves a task blank: JSON's white space, else none. */
+static int
+input_space(char c)
+{
+	return in.cfg->input_format == INPUT_JSON &&
+	    (c == ' ' || c == '\t' || c == '\r' || c == '\n');
+}
+
 /* Return 1 when a task of len bytes is blank and so not a task at all. */
 static int
 input_blank(const char *line, size_t len)
 {
 	size_t	 i;
 
-	if (in.cfg->input_format != INPUT_JSON)
-		return len == 0;
 	for (i = 0; i < len; i++) {
-		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' &&
-		    line[i] != '\n')
+		if (!input_space(line[i]))
 			return 0;
 	}
 	return 1;
@@ -190,7 +195,7 @@ input_count(void)
 	off_t		 off;
 	ssize_t		 n, k;
 	uint64_t	 count = 0;
-	int		 blank = 1, json = in.cfg->input_format == INPUT_JSON;
+	int		 blank = 1;
 
 	if (fstat(in.fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
 	    (off = lseek(in.fd, 0, SEEK_CUR)) == -1)
@@ -200,8 +205,7 @@ input_count(void)
 			if (chunk[k] == in.sep) {
 				count += !blank;
 				blank = 1;
-			} else if (!json || (chunk[k] != ' ' &&
-			    chunk[k] != '\t' && chunk[k] != '\r'))
+			} else if (!input_space(chunk[k]))
 				blank = 0;
 		}
 		off += n;

@@ -646,7 +646,7 @@ static void
 loop_read_signals(void)
 {
 	unsigned char	 c;
-	char		 why[64];
+	char		 why[64], name[SIGNAME_MAX];
 
 	while (read(L.sigpipe[0], &c, 1) == 1) {
 		if (c == SIGCHLD) {
@@ -658,8 +658,9 @@ loop_read_signals(void)
 			loop_stop();
 			continue;
 		}
-		snprintf(why, sizeof why, "ppool got a second signal (SIG%s)",
-		    sigabbrev_np(c) != NULL ? sigabbrev_np(c) : "?");
+		spawn_signame(c, name, sizeof name);
+		snprintf(why, sizeof why, "ppool got a second signal (%s)",
+		    name);
 		loop_kill_all(why);
 	}
 }
