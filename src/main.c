@@ -263,6 +263,21 @@ open_std_fds(void)
 	return closed;
 }
 
+/*
+ * The exit status once --help or --version has printed: a closed or
+ * failing stdout (>&-, a full disk) is an error, as with coreutils.
+ */
+static int
+printed(int closed)
+{
+	if (closed & 2)
+		errno = EBADF;
+	else if (fflush(stdout) == 0 && !ferror(stdout))
+		return EXIT_ALL_OK;
+	warn("cannot write to stdout");
+	return EXIT_FATAL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -296,7 +311,7 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_ALL_OK;
+			return printed(closed);
 		case 'j':
 		case 'P':
 			cfg.jobs = parse_number(ch == 'j' ? "-j" : "-P", optarg,
@@ -339,7 +354,7 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("ppool %s\n", PACKAGE_VERSION);
-			return EXIT_ALL_OK;
+			return printed(closed);
 		case 'v':
 			cfg.verbose = 1;
 			break;

@@ -55,6 +55,23 @@ assert_usage_error() {
 	assert_output "ppool $version"
 }
 
+@test "--help and --version to a closed or full stdout: a message, exit 255" {
+	# As with coreutils: printing the help is the whole job, so a failed
+	# write is an error, not a quiet success.
+	local opt
+	for opt in --help --version; do
+		if [[ -w /dev/full ]]; then
+			run --separate-stderr bash -c '"$PPOOL" "$1" >/dev/full' _ "$opt"
+			assert_equal "$status" 255
+			assert_equal "$stderr" "ppool: cannot write to stdout: No space left on device"
+		fi
+		[[ -n ${PPOOL_UNDER_VALGRIND:-} ]] && continue
+		run --separate-stderr bash -c '"$PPOOL" "$1" >&-' _ "$opt"
+		assert_equal "$status" 255
+		assert_equal "$stderr" "ppool: cannot write to stdout: Bad file descriptor"
+	done
+}
+
 @test "options are accepted in their attached and separate forms" {
 	run --separate-stderr ppool -j2 --jobs=2 -P 2 -r5 --max-reqs=5 --inflight=2 \
 		--window=4 --max-line=1K -o json --output=json -w "$(cat_worker)" <<<'1'
