@@ -314,16 +314,18 @@ json_member(const char *text, size_t len, const char *name, size_t *off,
 }
 
 /*
- * Step through the elements of a checked JSON array, or the values of a
- * checked JSON object's members, held in text: *pos starts at 0.  Return 1
- * with the span of the next one, or 0 at the end.
+ * Step through the elements of a checked JSON array, or the members of a
+ * checked JSON object (when key is not NULL), held in text: *pos starts at
+ * 0.  Return 1 with the span of the next value, and of its key with its
+ * quotes, or 0 at the end.
  */
 static int
-json_next(const char *text, size_t len, size_t *pos, size_t *off,
-    size_t *vlen, int object)
+json_next(const char *text, size_t len, size_t *pos, size_t *key,
+    size_t *klen, size_t *off, size_t *vlen)
 {
 	struct scan		 s;
 	const unsigned char	*value;
+	int			 object = key != NULL;
 
 	s.p = (const unsigned char *)text + *pos;
 	s.end = (const unsigned char *)text + len;
@@ -335,8 +337,10 @@ json_next(const char *text, size_t len, size_t *pos, size_t *off,
 		s.p++;
 	scan_space(&s);
 	if (object) {
+		*key = (const char *)s.p - text;
 		if (s.p >= s.end || *s.p != '"' || scan_string(&s) == -1)
 			return 0;
+		*klen = (const char *)s.p - text - *key;
 		scan_space(&s);
 		if (s.p >= s.end || *s.p != ':')
 			return 0;
@@ -359,15 +363,15 @@ int
 json_array_next(const char *text, size_t len, size_t *pos, size_t *off,
     size_t *vlen)
 {
-	return json_next(text, len, pos, off, vlen, 0);
+	return json_next(text, len, pos, NULL, NULL, off, vlen);
 }
 
-/* Step through the values of a checked JSON object (see json_next). */
+/* Step through the members of a checked JSON object (see json_next). */
 int
-json_object_next(const char *text, size_t len, size_t *pos, size_t *off,
-    size_t *vlen)
+json_object_next(const char *text, size_t len, size_t *pos, size_t *key,
+    size_t *klen, size_t *off, size_t *vlen)
 {
-	return json_next(text, len, pos, off, vlen, 1);
+	return json_next(text, len, pos, key, klen, off, vlen);
 }
 
 /* The value of one hexadecimal digit. */

@@ -171,7 +171,8 @@ int	 json_check(const char *, size_t, size_t *);
 int	 json_member(const char *, size_t, const char *, size_t *, size_t *);
 void	 json_trim(const char *, size_t, size_t *, size_t *);
 int	 json_array_next(const char *, size_t, size_t *, size_t *, size_t *);
-int	 json_object_next(const char *, size_t, size_t *, size_t *, size_t *);
+int	 json_object_next(const char *, size_t, size_t *, size_t *, size_t *,
+	    size_t *, size_t *);
 int	 json_decode_string(const char *, size_t, struct buf *);
 int	 json_utf8_valid(const char *, size_t);
 void	 json_add_string(struct buf *, const char *, size_t);

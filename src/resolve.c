@@ -130,8 +130,8 @@ resolve_options(const cJSON *obj, const char *text, size_t len,
 {
 	const cJSON	*item, *var;
 	const char	*raw;
-	size_t		 rawlen, pos = 0, off, n;
-	char		*value, what[128];
+	size_t		 rawlen, pos = 0, key, klen, off, n;
+	char		*name, *value, what[128];
 
 	if ((item = resolve_member(obj, text, len, "stdin", &raw,
 	    &rawlen)) != NULL) {
@@ -166,16 +166,24 @@ resolve_options(const cJSON *obj, const char *text, size_t len,
 			    strchr(var->string, '=') != NULL)
 				return resolve_error(err, size, "\"env\" must "
 				    "map variable names to strings");
-			/* The raw value: the member after this one's key. */
-			if (json_object_next(raw, rawlen, &pos, &off, &n) == 0)
+			/* The raw member: cJSON cuts its key at a NUL. */
+			if (json_object_next(raw, rawlen, &pos, &key, &klen,
+			    &off, &n) == 0)
 				return resolve_error(err, size,
 				    "malformed \"env\"");
+			snprintf(what, sizeof what, "\"env\" name %s",
+			    var->string);
+			if ((name = resolve_string(raw + key, klen, what, err,
+			    size)) == NULL)
+				return -1;
 			snprintf(what, sizeof what, "\"env\" value of %s",
 			    var->string);
 			if ((value = resolve_string(raw + off, n, what, err,
-			    size)) == NULL)
+			    size)) == NULL) {
+				free(name);
 				return -1;
-			argv_add(&job->env_names, xstrdup(var->string));
+			}
+			argv_add(&job->env_names, name);
 			argv_add(&job->env_values, value);
 		}
 	}

@@ -221,15 +221,19 @@ print(json.dumps({"cmd": ["echo", "after"]}))' >in
 		'{"cmd":["touch","made3"],"cwd":"sub\u0000/no/such"}' \
 		'{"cmd":["echo","a\u0000b"]}' \
 		'{"pipeline":[["echo","a\u0000b"],["touch","made5"]]}' \
+		'{"cmd":["touch","made6"],"env":{"V\u0000W":"b"}}' \
 		'{"cmd":["echo","last"]}')
-	assert_failure 5
-	assert_seqs_in_order 6
+	assert_failure 6
+	assert_seqs_in_order 7
 	assert_equal "$(jq -c '[.seq, .ok]' <<<"$output" | tr '\n' ' ')" \
-		'[1,false] [2,false] [3,false] [4,false] [5,false] [6,true] '
+		'[1,false] [2,false] [3,false] [4,false] [5,false] [6,false] [7,true] '
+	assert_equal "$(jq -r 'select(.seq == 2 or .seq == 6) | .error' <<<"$output")" \
+		"$(printf '%s\n' '"env" value of V holds a NUL byte' '"env" name V holds a NUL byte')"
 	assert_file_not_exists made1
 	assert_file_not_exists made2
 	assert_file_not_exists sub/made3
 	assert_file_not_exists made5
+	assert_file_not_exists made6
 	# and --dry-run does not show a truncated command either
 	run --separate-stderr ppool --dry-run < <(echo '{"cmd":"echo a\u0000b"}')
 	refute_output '{"seq":1,"shell":"echo a"}'
