@@ -22,6 +22,7 @@ static struct {
 	int			 eof;
 	int			 failed;	/* a read failed: exit 255 */
 	int			 discarding;	/* inside an over-long task */
+	int			 long_blank;	/* ... all blank so far */
 	struct buf		 buf;
 } in = { .fd = -1 };
 
@@ -134,6 +135,22 @@ input_too_long(struct slot *s)
 }
 
 /*
+ * Drop len more bytes of a task longer than --max-line, which is never held
+ * whole.  It fails in s at its first byte that is not blank: a blank line
+ * is skipped whatever its length, as when it arrives in one read.  Return
+ * 1 when s was failed.
+ */
+static int
+input_drop(struct slot *s, const char *p, size_t len)
+{
+	if (!in.long_blank || input_blank(p, len))
+		return 0;
+	in.long_blank = 0;
+	input_too_long(s);
+	return 1;
+}
+
+/*
  * Cut the next task out of the buffered input into s.  Return 1 when s
  * holds a task (pending, or done with an error), 0 when more input is
  * needed or the input is finished.
@@ -143,23 +160,22 @@ input_next(struct slot *s)
 {
 	char	*line;
 	size_t	 len;
+	int	 failed;
 
 	for (;;) {
 		line = buf_frame(&in.buf, in.sep, &len);
 		if (line == NULL) {
 			len = buf_used(&in.buf);
+			if (!in.discarding && len > in.cfg->max_line) {
+				in.discarding = 1;
+				in.long_blank = 1;
+			}
 			if (in.discarding) {
-				/* Drop the rest of the over-long task. */
+				failed = input_drop(s, buf_head(&in.buf), len);
 				buf_consume(&in.buf, len);
 				if (in.eof)
 					in.discarding = 0;
-				return 0;
-			}
-			if (len > in.cfg->max_line) {
-				buf_consume(&in.buf, len);
-				in.discarding = !in.eof;
-				input_too_long(s);
-				return 1;
+				return failed;
 			}
 			if (!in.eof || len == 0)
 				return 0;
@@ -167,7 +183,10 @@ input_next(struct slot *s)
 			line = buf_head(&in.buf);
 			in.buf.off = in.buf.len;
 		} else if (in.discarding) {
+			/* The end of the over-long task. */
 			in.discarding = 0;
+			if (input_drop(s, line, len))
+				return 1;
 			continue;
 		}
 		if (input_blank(line, len))

@@ -225,6 +225,29 @@ logging_worker() {
 	assert_equal "$(record 2 | jq .ok)" false
 }
 
+@test "--max-line: a blank line is skipped whatever its length, read whole or in pieces" {
+	# 50 spaces fit in one read; 300,000 blanks span several, and each
+	# once failed or not depending on where the reads ended.
+	{
+		echo 1
+		printf '%50s\n' ''
+		echo 2
+		head -c 300000 /dev/zero | tr '\0' ' '
+		printf '\t\r\n'
+		echo 3
+		head -c 300000 /dev/zero | tr '\0' ' '
+		printf 'x\n'
+		echo 5
+		head -c 300000 /dev/zero | tr '\0' ' '
+	} >in
+	run --separate-stderr ppool -j 1 --max-line 10 -w "$(logging_worker)" <in
+	assert_equal "$status" 1
+	assert_seqs_in_order 5
+	assert_equal "$(jqo -c '[.seq, .ok]' | tr '\n' ' ')" '[1,true] [2,true] [3,true] [4,false] [5,true] '
+	assert_equal "$(record 4 | jq -r .error)" "task longer than --max-line (10 bytes)"
+	assert_equal "$(cat got)" "$(printf '1\n2\n3\n5')"
+}
+
 @test "--max-line: a huge line is skipped without holding up the next ones" {
 	{
 		echo 1
