@@ -324,7 +324,9 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd,
 /*
  * Send a signal to a child (through its pidfd, which cannot hit a recycled
  * pid) and to the rest of its process group.  Processes already gone are
- * no error.
+ * no error.  As timeout(1) does, a SIGCONT follows, so that a stopped
+ * process (one that read the terminal and got SIGTTIN) acts on it now
+ * rather than at the SIGKILL.
  */
 int
 spawn_signal(int pidfd, pid_t pgid, int sig)
@@ -335,6 +337,9 @@ spawn_signal(int pidfd, pid_t pgid, int sig)
 	    0) == -1 && errno != ESRCH)
 		rc = -1;
 	if (kill(-pgid, sig) == -1 && errno != ESRCH && errno != EPERM)
+		rc = -1;
+	if (sig != SIGKILL && sig != SIGCONT &&
+	    spawn_signal(pidfd, pgid, SIGCONT) == -1)
 		rc = -1;
 	return rc;
 }

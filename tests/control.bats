@@ -143,6 +143,25 @@ held_tasks() {
 	assert_no_process_left
 }
 
+@test "-t: a stopped task or worker (as by SIGTTIN) gets SIGCONT after SIGTERM and dies then, not at --kill-after" {
+	# A task that reads the terminal is stopped, as background jobs are;
+	# SIGTERM alone waits for a SIGCONT that never comes, so only the
+	# SIGKILL of --kill-after (here 20 s, past the 15 s guard) ended it.
+	local s w
+	s=$(marked sleep)
+	shtask 'kill -STOP $$; "$1" 100' "$s" >in
+	run --separate-stderr timeout -k 5 15 "$PPOOL" -t 0.5 --kill-after 20 <in
+	assert_equal "$status" 1
+	assert_equal "$(record 1 | jq -c '[.ok, .error, .signal]')" \
+		'[false,"timed out after 0.5 s","SIGTERM"]'
+	assert_no_process_left
+	w=$(worker "kill -STOP \$\$; exec cat")
+	run --separate-stderr timeout -k 5 15 "$PPOOL" -j 1 -t 0.5 --kill-after 20 -w "$w" <<<1
+	assert_equal "$status" 1
+	assert_equal "$(record 1 | jq -c '[.ok, .error]')" '[false,"timed out after 0.5 s"]'
+	assert_no_process_left
+}
+
 @test "worker mode -t --inflight 3: the tasks queued behind a timed-out task say why their worker died" {
 	local s w
 	s=$(marked sleep)
