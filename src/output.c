@@ -296,13 +296,24 @@ output_json(struct buf *b, const struct slot *s)
 	output_add_tail(b, s);
 }
 
-/* Tell stderr why a task failed, for raw output. */
+/*
+ * Tell stderr why a task failed, for raw output: a worker's error string
+ * (--envelope) as the string itself, without its JSON quotes.
+ */
 void
 output_warn_task(const struct slot *s)
 {
+	struct buf	 b;
+
+	buf_init(&b);
+	if (s->error_json)
+		json_decode_string(buf_head(&s->error), buf_used(&s->error),
+		    &b);
+	else
+		buf_add(&b, buf_head(&s->error), buf_used(&s->error));
 	fprintf(stderr, "ppool: task %llu: %.*s\n",
-	    (unsigned long long)s->seq, (int)buf_used(&s->error),
-	    s->error.data + s->error.off);
+	    (unsigned long long)s->seq, (int)buf_used(&b), buf_head(&b));
+	buf_free(&b);
 }
 
 /* Queue the record (or the payload) of a finished task. */

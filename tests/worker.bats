@@ -243,6 +243,19 @@ load helpers
 	assert_equal "$(record 1 | jq -c 'keys_unsorted')" '["seq","ok","error","worker","attempts","ms"]'
 }
 
+@test "--envelope -o raw: result values on stdout, error strings unquoted on stderr" {
+	local w
+	w=$(worker 'while read x; do case $x in
+		1) echo "{\"result\": {\"v\": 1}}" ;;
+		2) echo "{\"error\": \"neg \\u00e9 \\\"q\\\"\"}" ;;
+		3) echo "{\"error\": {\"code\": 3}}" ;;
+		esac; done')
+	run --separate-stderr ppool -j 1 -o raw --envelope -w "$w" < <(seq 3)
+	assert_equal "$status" 2
+	assert_output '{"v": 1}'
+	assert_equal "$stderr" "$(printf '%s\n' 'ppool: task 2: neg é "q"' 'ppool: task 3: {"code": 3}')"
+}
+
 @test "--envelope: the result value is spliced byte for byte" {
 	local w
 	w=$(worker 'while read x; do echo "{\"result\" : 12345678901234567890 , \"x\":1}"; done')
