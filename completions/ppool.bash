@@ -116,8 +116,9 @@ _ppool()
 		prev=${words[cword - 2]}
 	fi
 
+	# An option's letter may end a bundle of flags: -Lo raw, -0a FILE.
 	case $prev in
-	-a | --input | --joblog | --ssh-file)
+	-a | --input | --joblog | --ssh-file | -[0Luv]*a)
 		if declare -F _filedir >/dev/null; then
 			_filedir
 		else
@@ -126,7 +127,7 @@ _ppool()
 		fi
 		return
 		;;
-	-o | --output)
+	-o | --output | -[0Luv]*o)
 		COMPREPLY=($(compgen -W 'json raw' -- "$cur"))
 		return
 		;;
@@ -141,18 +142,20 @@ _ppool()
 		# --halt soon,fail=N (or P%): a number, nothing to offer.
 		return
 		;;
-	-S | --ssh)
+	-S | --ssh | -[0Luv]*S)
 		# [N/]host,...: the host after the last ',' and 'N/', from the
-		# hosts ssh knows (bash-completion); nothing without it.
+		# hosts ssh knows (bash-completion), or ':' for this machine.
+		local pre=${word%"${word##*[,/]}"} host=${word##*[,/]} lead
 		if declare -F _known_hosts_real >/dev/null; then
-			_known_hosts_real -a -p "${word%"${word##*[,/]}"}" -- "${word##*[,/]}"
-			# Bash replaces only what follows the last ':'.
-			local lead=${word%"$cur"}
-			[[ -n $lead ]] && COMPREPLY=("${COMPREPLY[@]#"$lead"}")
+			_known_hosts_real -a -p "$pre" -- "$host"
 		fi
+		[[ : == "$host"* ]] && COMPREPLY+=("$pre:")
+		# Bash replaces only what follows the last ':'.
+		lead=${word%"$cur"}
+		[[ -n $lead ]] && COMPREPLY=("${COMPREPLY[@]#"$lead"}")
 		return
 		;;
-	-w | --worker | --ssh-command)
+	-w | --worker | --ssh-command | -[0Luv]*w)
 		compopt -o filenames 2>/dev/null
 		if [[ $cur == */* ]]; then
 			COMPREPLY=($(compgen -f -- "$cur"))
@@ -162,7 +165,8 @@ _ppool()
 		return
 		;;
 	-j | --jobs | -P | -r | --max-reqs | -t | --timeout | --inflight | \
-	--kill-after | --max-line | --max-output | --retries | --window)
+	--kill-after | --max-line | --max-output | --retries | --window | \
+	-[0Luv]*[jPrt])
 		# A number: nothing to offer.
 		return
 		;;

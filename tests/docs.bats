@@ -150,6 +150,40 @@ bash_complete() {
 	assert_equal "$(sed 's/=$//' <<<"$output" | sort -u | tr '\n' ' ')" "$want"
 }
 
+@test "bash: an option's letter at the end of a bundle completes its argument (-Lo, -0a, -uS)" {
+	touch tasks1.jsonl tasks2.jsonl
+	run bash_complete -Lo r
+	assert_output raw
+	run bash_complete -0a tasks
+	assert_output "$(printf '%s\n' tasks1.jsonl tasks2.jsonl)"
+	run bash_complete -uS x,
+	assert_line 'x,:'
+	run bash_complete -Lt ''
+	assert_success
+	assert_output ''
+}
+
+@test "bash: -S offers ':' (this machine) after a comma or N/" {
+	run bash_complete -S 2/
+	assert_line '2/:'
+	run bash_complete --ssh a,
+	assert_line 'a,:'
+}
+
+@test "zsh: -S offers ':' (this machine) as a value, not an empty one" {
+	command -v zsh >/dev/null || skip "no zsh"
+	# _alternative evals the (( )) list of the spec into "value:description"
+	# words, where a ':' in the value is written '\:'; '::...' was an empty
+	# value, and Tab after "-S x," inserted nothing.
+	local spec
+	spec=$(grep -o "'local:this machine:((.*))'" "$ZSH_COMP")
+	[[ -n $spec ]] || fail "no 'local:this machine:((...))' spec in $ZSH_COMP"
+	run zsh -f -c 'eval "spec=$1"; action=${spec#local:this machine:}
+		eval "ws=( ${action[3,-3]} )"; print -r -- "${ws[1]}"' _ "$spec"
+	assert_success
+	assert_output '\::this machine, no ssh'
+}
+
 @test "mandoc -Tlint -W warning: the man page is clean" {
 	command -v mandoc >/dev/null || skip "mandoc is not installed (apt-get install mandoc)"
 	run mandoc -Tlint -W warning "$MAN"
