@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # docs.bats: the man page and the shell completions agree with `ppool --help';
-# the man page lints clean and its self-contained examples run as shown.
+# the man page lints clean and its self-contained examples run as shown, and
+# so does the cron job of examples/.
 
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
@@ -328,4 +329,27 @@ run_example() {
 	done
 	[[ -z $failures ]] || fail "$failures"
 	((${#run[@]} >= ${#RUNNABLE[@]}))
+}
+
+@test "examples/nightly.sh: compresses yesterday's logs; run again, it does no task twice" {
+	local day
+	day=$(date -d yesterday +%F)
+	mkdir bin logs state
+	ln -s "$PPOOL" bin/ppool
+	for i in 1 2 3; do echo "line $i" >"logs/a $day-$i.log"; done
+	echo today >logs/other.log
+	run --separate-stderr env PATH="$PWD/bin:$PATH" STATE_DIR="$PWD/state" \
+		"$PPOOL_SRCDIR/examples/nightly.sh" "$PWD/logs"
+	assert_success
+	for i in 1 2 3; do
+		assert_file_exists "logs/a $day-$i.log.gz"
+		assert_equal "$(gzip -dc "logs/a $day-$i.log.gz")" "line $i"
+	done
+	assert_file_exists logs/other.log
+	assert_equal "$(tail -n +2 "state/$day.joblog" | wc -l)" 3
+	# Again, as cron would after a crash: every task is in the joblog.
+	run --separate-stderr env PATH="$PWD/bin:$PATH" STATE_DIR="$PWD/state" \
+		"$PPOOL_SRCDIR/examples/nightly.sh" "$PWD/logs"
+	assert_success
+	assert_equal "$(tail -n +2 "state/$day.joblog" | wc -l)" 3
 }
