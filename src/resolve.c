@@ -203,7 +203,10 @@ resolve_object(const cJSON *obj, const char *text, size_t len,
 
 	cmd = resolve_member(obj, text, len, "cmd", &raw, &rawlen);
 	pl = cJSON_GetObjectItemCaseSensitive(obj, "pipeline");
-	if ((cmd == NULL) == (pl == NULL))
+	if (cmd != NULL && pl != NULL)
+		return resolve_error(err, size, "a task gives both \"cmd\" "
+		    "and \"pipeline\": give one");
+	if (cmd == NULL && pl == NULL)
 		return resolve_error(err, size, "a task needs one of \"cmd\" "
 		    "or \"pipeline\" when no COMMAND is given");
 	if (cmd != NULL && cJSON_IsString(cmd)) {

@@ -137,11 +137,14 @@ sleeper() {
 	assert_equal "$(record 4 | jq -c '[.ok, .exit, .error]')" '[false,4,"exited with status 4"]'
 }
 
-@test "a task object with neither cmd nor pipeline: error record, others run" {
-	run --separate-stderr ppool < <(printf '%s\n' '{"stdin":"x"}' '{"cmd":["true"]}')
-	assert_failure 1
+@test "a task object with neither cmd nor pipeline, or both: error record, others run" {
+	run --separate-stderr ppool < <(printf '%s\n' '{"stdin":"x"}' '{"cmd":["true"]}' \
+		'{"cmd":["touch","made"],"pipeline":[["touch","made"]]}')
+	assert_failure 2
 	assert_equal "$(record 1 | jq -r .error)" 'a task needs one of "cmd" or "pipeline" when no COMMAND is given'
 	assert_equal "$(record 2 | jq .ok)" true
+	assert_equal "$(record 3 | jq -r .error)" 'a task gives both "cmd" and "pipeline": give one'
+	assert_file_not_exists made
 }
 
 # ---------------------------------------------------------------------------
