@@ -158,9 +158,10 @@ loop_fd_budget(void)
 		errx(EXIT_FATAL, "only %llu file descriptors may be open: "
 		    "raise 'ulimit -n'", (unsigned long long)rl.rlim_cur);
 	L.jobs = (rl.rlim_cur - FD_RESERVE) / FD_PER_WORKER;
-	warnx("only %llu file descriptors may be open: running %u workers "
-	    "at once instead of %u (raise 'ulimit -n' for more)",
-	    (unsigned long long)rl.rlim_cur, L.jobs, asked);
+	warnx("only %llu file descriptors may be open: running %u %s at "
+	    "once instead of %u (raise 'ulimit -n' for more)",
+	    (unsigned long long)rl.rlim_cur, L.jobs,
+	    L.cfg->worker_cmd != NULL ? "workers" : "commands", asked);
 }
 
 /* Stop the run when --halt says enough tasks failed. */

@@ -159,7 +159,9 @@ parse_number(const char *name, const char *arg, unsigned long long min,
 
 	errno = 0;
 	if (arg[0] < '0' || arg[0] > '9')
-		usage_error("%s wants a whole number, not '%s'", name, arg);
+		usage_error("%s wants a whole number%s, not '%s'", name,
+		    suffix ? " (with K, M or G after it for KiB, MiB or GiB)" :
+		    "", arg);
 	v = strtoull(arg, &end, 10);
 	if (suffix && *end != '\0' && end[1] == '\0') {
 		switch (*end) {
@@ -178,23 +180,31 @@ parse_number(const char *name, const char *arg, unsigned long long min,
 		}
 	}
 	if (*end != '\0')
-		usage_error("%s wants a whole number, not '%s'", name, arg);
+		usage_error("%s wants a whole number%s, not '%s'", name,
+		    suffix ? " (with K, M or G after it for KiB, MiB or GiB)" :
+		    "", arg);
 	if (errno == ERANGE || v > max / mult || v * mult < min || v * mult > max)
 		usage_error("%s must be from %llu to %llu, not '%s'", name, min,
 		    max, arg);
 	return v * mult;
 }
 
-/* Parse a number of seconds above 0 for option name. */
+/*
+ * Parse a number of seconds above 0 for option name: digits with at most
+ * one decimal point, no sign, blank, exponent or hexadecimal.
+ */
 static double
 parse_seconds(const char *name, const char *arg)
 {
-	char	*end;
-	double	 v;
+	const char	*dot = strchr(arg, '.');
+	char		*end;
+	double		 v;
 
 	errno = 0;
 	v = strtod(arg, &end);
-	if (end == arg || *end != '\0' || errno == ERANGE || !(v > 0) ||
+	if (arg[strspn(arg, "0123456789.")] != '\0' ||
+	    (dot != NULL && strchr(dot + 1, '.') != NULL) ||
+	    end == arg || *end != '\0' || errno == ERANGE || !(v > 0) ||
 	    v > 1e9)
 		usage_error("%s wants a number of seconds above 0, not '%s'",
 		    name, arg);
@@ -283,7 +293,8 @@ main(int argc, char **argv)
 {
 	struct config	 cfg;
 	char		 msg[512];
-	int		 ch, worker_only = 0, closed;
+	const char	*worker_only = NULL;
+	int		 ch, closed;
 
 	/* err(3) and warn(3) speak as ppool, whatever the binary is called. */
 	program_invocation_short_name = "ppool";
@@ -330,7 +341,7 @@ main(int argc, char **argv)
 				    optarg);
 			break;
 		case 'r':
-			worker_only = 1;
+			worker_only = "-r";
 			cfg.max_reqs = parse_number("-r", optarg, 0, ULONG_MAX,
 			    0);
 			break;
@@ -397,11 +408,11 @@ main(int argc, char **argv)
 			    (1ULL << 40), 1);
 			break;
 		case OPT_ENVELOPE:
-			worker_only = 1;
+			worker_only = "--envelope";
 			cfg.envelope = 1;
 			break;
 		case OPT_INFLIGHT:
-			worker_only = 1;
+			worker_only = "--inflight";
 			cfg.inflight = parse_number("--inflight", optarg, 1,
 			    65536, 0);
 			break;
@@ -438,9 +449,9 @@ main(int argc, char **argv)
 		if (cfg.dry_run)
 			usage_error("--dry-run is for command mode; it cannot "
 			    "be used with -w");
-	} else if (worker_only)
-		usage_error("--envelope, -r and --inflight are for worker "
-		    "mode: give -w CMD");
+	} else if (worker_only != NULL)
+		usage_error("%s is for worker mode: give -w CMD, or leave it "
+		    "out", worker_only);
 	if (closed & 2)
 		errx(EXIT_FATAL, "stdout is closed: ppool writes a record per "
 		    "task there; redirect it (>/dev/null to drop them)");

@@ -151,10 +151,13 @@ assert_usage_error() {
 @test "options of one mode are refused in the other, with a message" {
 	run --separate-stderr ppool --envelope echo hi </dev/null
 	assert_usage_error
+	assert_equal "${stderr_lines[0]}" "ppool: --envelope is for worker mode: give -w CMD, or leave it out"
 	run --separate-stderr ppool -r 5 echo hi </dev/null
 	assert_usage_error
+	assert_equal "${stderr_lines[0]}" "ppool: -r is for worker mode: give -w CMD, or leave it out"
 	run --separate-stderr ppool --inflight 4 </dev/null
 	assert_usage_error
+	assert_equal "${stderr_lines[0]}" "ppool: --inflight is for worker mode: give -w CMD, or leave it out"
 	# given, even with their defaults
 	run --separate-stderr ppool -r 0 echo hi </dev/null
 	assert_usage_error
@@ -170,14 +173,27 @@ assert_usage_error() {
 	local bad
 	for bad in "-t 0" "-t -1" "-t x" "--kill-after 0" "--retries -1" \
 	    "--retries x" "--halt sometimes" "--halt soon,fail=0" \
-	    "--halt now,fail=101%" "--halt soon,fail=x"; do
+	    "--halt now,fail=101%" "--halt soon,fail=x" "-t 0x10" "-t 1e3" \
+	    "-t inf" "-t 1.5.2" "--kill-after=+1"; do
 		# shellcheck disable=SC2086
 		run --separate-stderr ppool $bad -w cat </dev/null
 		assert_usage_error
 	done
+	# strtod alone took a leading blank, as -j does not
+	run --separate-stderr ppool -t ' 1' -w cat </dev/null
+	assert_usage_error
+	assert_equal "${stderr_lines[0]}" "ppool: -t wants a number of seconds above 0, not ' 1'"
 	run --separate-stderr ppool -t 0.5 --kill-after 1 --retries 2 \
 	    --halt now,fail=10% -w cat <<<'1'
 	assert_success
+	run --separate-stderr ppool -t .5 --kill-after 2. -w cat <<<'1'
+	assert_success
+}
+
+@test "a size option's message names its K, M and G suffixes" {
+	run --separate-stderr ppool --max-output=2X -- true </dev/null
+	assert_usage_error
+	assert_equal "${stderr_lines[0]}" "ppool: --max-output wants a whole number (with K, M or G after it for KiB, MiB or GiB), not '2X'"
 }
 
 @test "-a with a file that does not exist exits 255 naming the file" {

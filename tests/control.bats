@@ -592,7 +592,10 @@ limited() {
 	)
 }
 
-FD_WARNING="only 64 file descriptors may be open: running 12 workers at once instead of 100 (raise 'ulimit -n' for more)"
+# fd_warning WHAT: the notice, for workers or commands.
+fd_warning() {
+	printf "only 64 file descriptors may be open: running 12 %s at once instead of 100 (raise 'ulimit -n' for more)" "$1"
+}
 
 @test "command mode, ulimit -n 64 (soft and hard) with -j 100: all 200 tasks run, one warning, exit 0" {
 	run --separate-stderr limited 64 64 -j 100 -- sh -c 'exit 0' "$MARKER"
@@ -600,7 +603,7 @@ FD_WARNING="only 64 file descriptors may be open: running 12 workers at once ins
 	assert_records_valid
 	assert_seqs_in_order 200
 	assert_equal "$(jqo .ok | sort -u)" true
-	assert_equal "$stderr" "$PROG: $FD_WARNING"
+	assert_equal "$stderr" "$PROG: $(fd_warning commands)"
 	assert_no_process_left
 }
 
@@ -610,7 +613,7 @@ FD_WARNING="only 64 file descriptors may be open: running 12 workers at once ins
 	assert_records_valid
 	assert_seqs_in_order 200
 	assert_equal "$(jqo -c 'select(.ok and .result == .seq) | .seq' | wc -l)" 200
-	assert_equal "$stderr" "$PROG: $FD_WARNING"
+	assert_equal "$stderr" "$PROG: $(fd_warning workers)"
 	assert_no_process_left
 }
 
