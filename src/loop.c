@@ -744,7 +744,8 @@ loop_timers(void)
 	t = progress_due();
 	if (t > 0 && (next == 0 || t < next))
 		next = t;
-	if (L.out_since > 0 && !L.stdout_gone &&
+	/* Output blocked by a slow reader waits on POLLOUT, not a timer. */
+	if (loop_output_waits() && !L.stdout_gone &&
 	    (next == 0 || L.out_since + FLUSH_DELAY < next))
 		next = L.out_since + FLUSH_DELAY;
 	if (next == 0)

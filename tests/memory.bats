@@ -85,7 +85,7 @@ assert_records_contiguous() {
 	assert_no_process_left
 }
 
-@test "backpressure: a stalled reader of stdout stops the pool, nothing is lost" {
+@test "backpressure: a stalled reader of stdout stops the pool, nothing is lost, no CPU burnt" {
 	mkfifo fifo
 	seq 1000000 3>&- | "$PPOOL" -w "$(cat_worker)" >fifo 2>err 3>&- &
 	local pid=$!
@@ -94,10 +94,15 @@ assert_records_contiguous() {
 	exec 5<fifo
 	wait_stalled "$pid" 60
 	assert_small "$pid"
-	local read_bytes
+	local read_bytes ticks ms
 	read_bytes=$(rchar "$pid")
 	((read_bytes < 8 * 1024 * 1024)) || fail "ppool read $read_bytes bytes while stdout was stalled"
+	# Stalled, it sleeps until stdout is writable: it once polled with a
+	# zero timeout all along, a whole CPU.
+	ticks=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
 	wait_stalled "$pid" 60
+	ms=$((($(awk '{ print $14 + $15 }' "/proc/$pid/stat") - ticks) * 1000 / $(getconf CLK_TCK)))
+	((ms < 200)) || fail "stalled for a second or more, ppool used $ms ms of CPU"
 	assert_small "$pid"
 
 	# Now read everything.
