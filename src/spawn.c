@@ -355,7 +355,7 @@ spawn_wait(pipeline *p)
 {
 	sigset_t	 echo, old, pending;
 	struct timespec	 zero = { 0, 0 };
-	int		*statuses = NULL, n = 0, status, sig;
+	int		*statuses = NULL, n = 0, i, status, sig;
 
 	sigemptyset(&echo);
 	sigaddset(&echo, SIGINT);
@@ -363,9 +363,11 @@ spawn_wait(pipeline *p)
 	sigprocmask(SIG_BLOCK, &echo, &old);
 	pipeline_wait_all(p, &statuses, &n);
 	status = n > 0 ? statuses[n - 1] : 0;
-	free(statuses);
-	if (WIFSIGNALED(status)) {
-		sig = WTERMSIG(status);
+	/* Any stage's death raises it, not only the last one's. */
+	for (i = 0; i < n; i++) {
+		if (!WIFSIGNALED(statuses[i]))
+			continue;
+		sig = WTERMSIG(statuses[i]);
 		if ((sig == SIGINT || sig == SIGQUIT) &&
 		    sigpending(&pending) == 0 && sigismember(&pending, sig)) {
 			sigemptyset(&echo);
@@ -373,6 +375,7 @@ spawn_wait(pipeline *p)
 			sigtimedwait(&echo, NULL, &zero);
 		}
 	}
+	free(statuses);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return status;
 }

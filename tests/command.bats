@@ -137,6 +137,22 @@ sleeper() {
 	assert_equal "$(record 4 | jq -c '[.ok, .exit, .error]')" '[false,4,"exited with status 4"]'
 }
 
+@test "a \"pipeline\" stage that dies of SIGQUIT or SIGINT is the task's business, not ppool's" {
+	# libpipeline raises in ppool the SIGINT or SIGQUIT that killed a
+	# child; only the last stage's echo was swallowed, and SIGQUIT in an
+	# earlier stage killed ppool (131, no record at all).
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 < <(printf '%s\n' \
+		'{"pipeline":[["sh","-c","kill -QUIT $$"],["true"]]}' \
+		'{"pipeline":[["sh","-c","kill -INT $$"],["true"]]}' \
+		'{"pipeline":[["true"],["sh","-c","kill -INT $$"]]}' \
+		'{"cmd":["echo","last"]}')
+	assert_equal "$status" 1
+	assert_seqs_in_order 4
+	assert_equal "$(jqo -c '[.ok, .signal]' | tr '\n' ' ')" \
+		'[true,null] [true,null] [false,"SIGINT"] [true,null] '
+	assert_equal "$(record 4 | jq -r .stdout)" last
+}
+
 @test "a task object with neither cmd nor pipeline, or both: error record, others run" {
 	run --separate-stderr ppool < <(printf '%s\n' '{"stdin":"x"}' '{"cmd":["true"]}' \
 		'{"cmd":["touch","made"],"pipeline":[["touch","made"]]}')
