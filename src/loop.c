@@ -21,6 +21,12 @@
 /* Seconds records may wait for more before they are written out. */
 #define FLUSH_DELAY	0.001
 
+/*
+ * Seconds within which the same signal again is the same signal: timeout(1)
+ * sends its SIGTERM to ppool and then to its own process group.
+ */
+#define SIGNAL_ECHO	0.05
+
 /* Seconds poll() spins, not sleeping, after the last event of a child. */
 #define SPIN_TIME	0.00005
 
@@ -85,9 +91,11 @@ static struct {
 
 	int			 sigpipe[2];
 	int			 signo;		/* the first signal that stopped us */
+	double			 hurry_at;	/* when a second one came */
 	int			 stopping;	/* read and start nothing more */
 	int			 fatal;
 	int			 stdout_gone;
+	int			 gone_first;	/* ... before any signal */
 	double			 now;
 } L;
 
@@ -106,32 +114,56 @@ loop_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A signal only writes its number into the self-pipe. */
+/*
+ * A signal only writes its number into the self-pipe, once for the same
+ * signal within SIGNAL_ECHO seconds of its arrival.  The stop signals
+ * block each other while this runs.
+ */
 static void
 loop_signal(int sig)
 {
-	unsigned char	 c = (unsigned char)sig;
-	int		 saved = errno;
+	static int		 last;
+	static struct timespec	 last_at;
+	struct timespec		 ts;
+	unsigned char		 c = (unsigned char)sig;
+	int			 saved = errno;
 
-	(void)write(L.sigpipe[1], &c, 1);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (sig != last || (ts.tv_sec - last_at.tv_sec) +
+	    (ts.tv_nsec - last_at.tv_nsec) / 1e9 >= SIGNAL_ECHO) {
+		last = sig;
+		last_at = ts;
+		(void)write(L.sigpipe[1], &c, 1);
+	}
 	errno = saved;
 }
 
-/* Install signal handling before any child starts. */
+/*
+ * Install signal handling before any child starts.  A stop signal ignored
+ * when ppool started stays ignored, as nohup(1) and a script's background
+ * job (SIGINT) expect.
+ */
 static void
 loop_signals(void)
 {
-	struct sigaction	 sa;
+	static const int	 stops[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction	 sa, old;
+	size_t			 i;
 
 	if (pipe2(L.sigpipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		err(EXIT_FATAL, "cannot make the signal pipe");
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof stops / sizeof stops[0]; i++)
+		sigaddset(&sa.sa_mask, stops[i]);
 	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = loop_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	for (i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+		if (sigaction(stops[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(stops[i], &sa, NULL);
+	}
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
@@ -565,6 +597,8 @@ loop_print(void)
 static void
 loop_stdout_gone(void)
 {
+	if (!L.stdout_gone && L.signo == 0)
+		L.gone_first = 1;
 	L.stdout_gone = 1;
 	loop_stop();
 	loop_kill_all("ppool's stdout was closed");
@@ -659,6 +693,8 @@ loop_read_signals(void)
 			loop_stop();
 			continue;
 		}
+		if (L.hurry_at == 0)
+			L.hurry_at = L.now;
 		spawn_signame(c, name, sizeof name);
 		snprintf(why, sizeof why, "ppool got a second signal (%s)",
 		    name);
@@ -744,6 +780,10 @@ loop_timers(void)
 	t = progress_due();
 	if (t > 0 && (next == 0 || t < next))
 		next = t;
+	/* After a second signal, stdout has --kill-after seconds left. */
+	if (L.hurry_at > 0 && output_pending() && !L.stdout_gone &&
+	    (next == 0 || L.hurry_at + L.cfg->kill_after < next))
+		next = L.hurry_at + L.cfg->kill_after;
 	/* Output blocked by a slow reader waits on POLLOUT, not a timer. */
 	if (loop_output_waits() && !L.stdout_gone &&
 	    (next == 0 || L.out_since + FLUSH_DELAY < next))
@@ -774,6 +814,8 @@ loop_finished(void)
 		return 0;
 	if (L.stdout_gone)
 		return 1;
+	if (L.hurry_at > 0 && L.now >= L.hurry_at + L.cfg->kill_after)
+		return 1;
 	return (input_eof() || L.stopping) && L.inuse == 0 &&
 	    !output_pending();
 }
@@ -784,7 +826,7 @@ loop_exit_status(void)
 {
 	if (L.fatal || input_failed())
 		return EXIT_FATAL;
-	if (L.stdout_gone)
+	if (L.stdout_gone && L.gone_first)
 		return 128 + SIGPIPE;
 	if (L.signo != 0)
 		return 128 + L.signo;

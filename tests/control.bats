@@ -501,11 +501,60 @@ held_tasks() {
 	wait_until 10 test -e started
 	kill -TERM "$pid"
 	wait_until 10 signal_taken "$pid" 15
+	# The same signal within 50 ms of the first is the first again.
+	sleep 0.1
 	kill -TERM "$pid"
 	wait_exit "$pid" 20
 	assert_equal "$status" 143
 	assert_equal "$(jq -c '[.seq, .ok, .error, .exit, .signal]' out)" \
 		'[1,false,"ppool got a second signal (SIGTERM)",null,"SIGTERM"]'
+	assert_equal "$(cat got)" 1
+	assert_no_process_left
+}
+
+@test "SIGHUP, SIGINT and SIGTERM ignored when ppool starts (nohup) stay ignored: every task runs" {
+	env --ignore-signal=HUP true 2>/dev/null || skip "env has no --ignore-signal"
+	held_tasks
+	env --ignore-signal=HUP --ignore-signal=INT --ignore-signal=TERM \
+		"$PPOOL" -j 1 <in >out 2>err 3>&- &
+	local pid=$! sig
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	for sig in HUP INT TERM; do
+		kill -"$sig" "$pid"
+	done
+	for sig in 1 2 15; do
+		wait_until 10 signal_taken "$pid" "$sig"
+	done
+	: >go
+	wait_exit "$pid" 20
+	assert_equal "$status" 0
+	assert_equal "$(jq -c '[.seq, .ok]' out | tr '\n' ' ')" '[1,true] [2,true] [3,true] '
+	assert_equal "$(cat got | tr '\n' ' ')" '1 2 3 '
+	assert_no_process_left
+}
+
+@test "a SIGTERM sent twice at once, as timeout(1) sends it (to ppool, then its group), counts once" {
+	skip_under_valgrind "its signal delivery can take more than 50 ms"
+	held_tasks
+	setsid "$PPOOL" -j 1 <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	# The second kill once the first has been taken (not merged with it),
+	# a few microseconds later.
+	perl -e 'my $pid = shift; kill "TERM", $pid;
+		for (1 .. 100000) {
+			open my $f, "<", "/proc/$pid/status" or last;
+			my ($p) = grep { /^SigPnd/ } <$f>;
+			last if $p =~ /^SigPnd:\s*0+$/;
+		}
+		kill "TERM", -$pid' "$pid"
+	wait_until 10 signal_taken "$pid" 15
+	: >go
+	wait_exit "$pid" 20
+	assert_equal "$status" 143
+	assert_equal "$(jq -c '[.seq, .ok, .exit]' out)" '[1,true,0]'
 	assert_equal "$(cat got)" 1
 	assert_no_process_left
 }

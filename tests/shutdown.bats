@@ -134,6 +134,25 @@ load helpers
 	assert_no_process_left
 }
 
+@test "second SIGTERM with stdout stalled: ppool exits --kill-after seconds later, 143" {
+	# It once waited for the reader for ever (and then exited 141).
+	mkfifo fifo
+	seq 1000000 3>&- | "$PPOOL" -j 2 --kill-after 1 -w "$(cat_worker)" >fifo 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	exec 5<fifo
+	wait_stalled "$pid" 60
+	kill -TERM "$pid"
+	wait_until 10 signal_taken "$pid" 15
+	# The same signal within 50 ms of the first is the first again.
+	sleep 0.1
+	kill -TERM "$pid"
+	wait_exit "$pid" 20
+	exec 5<&-
+	assert_equal "$status" 143
+	assert_no_process_left
+}
+
 @test "second SIGTERM: workers are killed, their tasks' records say so, exit 143" {
 	seq 3 >in
 	"$PPOOL" -j 1 -w "$(held_worker)" <in >out 2>err 3>&- &
@@ -142,6 +161,8 @@ load helpers
 	wait_until 10 test -e started
 	kill -TERM "$pid"
 	wait_until 10 signal_taken "$pid" 15
+	# The same signal within 50 ms of the first is the first again.
+	sleep 0.1
 	kill -TERM "$pid"
 	wait_exit "$pid" 20
 	assert_equal "$status" 143
