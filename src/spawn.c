@@ -186,17 +186,27 @@ spawn_exec(const char *file, char *const *argv)
 static void
 spawn_child_setup(void *data)
 {
+	static const int	 stops[] = { SIGINT, SIGTERM, SIGHUP };
 	struct spawn_hook	*h = data;
+	struct sigaction	 old;
 	sigset_t		 none;
 	pid_t			 pgid;
 	long			 tries;
+	size_t			 i;
 
+	/*
+	 * ppool's handlers must not run here (they write to its self-pipe);
+	 * a stop signal ignored when ppool started stays ignored, as with
+	 * xargs (nohup).
+	 */
+	signal(SIGPIPE, SIG_DFL);
+	for (i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+		if (sigaction(stops[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			signal(stops[i], SIG_DFL);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
 	if (spawn_quiet_set)
 		unsetenv("PIPELINE_QUIET");
 	if (h->stage == 0)

@@ -532,6 +532,15 @@ held_tasks() {
 	assert_equal "$(jq -c '[.seq, .ok]' out | tr '\n' ' ')" '[1,true] [2,true] [3,true] '
 	assert_equal "$(cat got | tr '\n' ' ')" '1 2 3 '
 	assert_no_process_left
+	# and the tasks and workers inherit them ignored, as xargs's do
+	run --separate-stderr env --ignore-signal=HUP "$PPOOL" -o raw \
+		<<<'{"cmd":["awk","/^SigIgn:/ { print $2 }","/proc/self/status"]}'
+	assert_success
+	assert_equal "$(( 0x$output & 1 ))" 1
+	run --separate-stderr env --ignore-signal=HUP "$PPOOL" -o raw \
+		-w "while read x; do awk '/^SigIgn:/ { print \$2 }' /proc/self/status; done" <<<1
+	assert_success
+	assert_equal "$(( 0x$output & 1 ))" 1
 }
 
 @test "a SIGTERM sent twice at once, as timeout(1) sends it (to ppool, then its group), counts once" {
