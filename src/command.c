@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ command_lookup(const char *name, const char *path, const char *cwd,
     char *file, size_t size)
 {
 	const char	*dir, *end;
+	char		 at[PATH_MAX];
 	struct stat	 sb;
 	int		 found = 0;
 	size_t		 n;
@@ -61,10 +63,22 @@ command_lookup(const char *name, const char *path, const char *cwd,
 	for (dir = path; ; dir = end + 1) {
 		end = strchr(dir, ':');
 		n = end != NULL ? (size_t)(end - dir) : strlen(dir);
-		snprintf(file, size, "%.*s/%s", (int)n, n == 0 ? "." : dir,
-		    name);
-		if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode)) {
-			if (access(file, X_OK) == 0)
+		/* An empty entry is the current directory, as in a shell. */
+		if (n == 0) {
+			dir = ".";
+			n = 1;
+		}
+		/*
+		 * file is what the child execs, in the task's cwd; a relative
+		 * one is looked at from there.
+		 */
+		snprintf(file, size, "%.*s/%s", (int)n, dir, name);
+		if (dir[0] != '/' && cwd != NULL)
+			snprintf(at, sizeof at, "%s/%s", cwd, file);
+		else
+			snprintf(at, sizeof at, "%s", file);
+		if (stat(at, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			if (access(at, X_OK) == 0)
 				return 0;
 			found = 1;
 		}
@@ -105,6 +119,9 @@ command_find(const char *name, const char *path, const char *cwd,
 	}
 	if ((code = command_lookup(name, path, cwd, file, size)) != 0)
 		return code;
+	/* Found through a relative entry of PATH: it depends on the cwd. */
+	if (file[0] != '/')
+		return 0;
 	i = next++ % 8;
 	free(cache[i].name);
 	free(cache[i].path);

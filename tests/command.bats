@@ -153,6 +153,26 @@ sleeper() {
 	assert_equal "$(record 4 | jq -r .stdout)" last
 }
 
+@test "an empty or relative PATH entry is the task's current directory, as in a shell" {
+	# An empty entry once searched / (a program there would have run).
+	mkdir -p sub bin
+	printf '#!/bin/sh\necho top\n' >here.sh
+	printf '#!/bin/sh\necho sub\n' >sub/here.sh
+	chmod +x here.sh sub/here.sh
+	run --separate-stderr env PATH="$PATH:" "$PPOOL" -j 1 -o raw < <(printf '%s\n' \
+		'{"cmd":["here.sh"]}' '{"cmd":["here.sh"],"cwd":"sub"}' \
+		"{\"cmd\":[\"here.sh\"],\"cwd\":\"$PWD/sub\"}")
+	assert_success
+	assert_output "$(printf 'top\nsub\nsub')"
+	run --separate-stderr env PATH="bin:.:$PATH" "$PPOOL" -j 1 -o raw < <(printf '%s\n' \
+		'{"cmd":["here.sh"],"cwd":"sub"}' '{"cmd":["here.sh"]}')
+	assert_success
+	assert_output "$(printf 'sub\ntop')"
+	run --separate-stderr env PATH="/usr/bin:/bin" "$PPOOL" -o raw <<<'{"cmd":["here.sh"]}'
+	assert_failure 1
+	assert_equal "$stderr" "ppool: task 1: here.sh: command not found"
+}
+
 @test "a task object with neither cmd nor pipeline, or both: error record, others run" {
 	run --separate-stderr ppool < <(printf '%s\n' '{"stdin":"x"}' '{"cmd":["true"]}' \
 		'{"cmd":["touch","made"],"pipeline":[["touch","made"]]}')
