@@ -746,7 +746,11 @@ loop_reap(size_t i)
 	L.workers[i] = L.workers[--L.nworkers];
 }
 
-/* Close the workers that have nothing left to do once input is over. */
+/*
+ * Once input is over and no task waits, close every worker's stdin (after
+ * the tasks queued to it): a worker that reads tasks in batches sees the
+ * end of its last batch, and one that flushes only at exit exits.
+ */
 static void
 loop_close_idle(void)
 {
@@ -754,10 +758,8 @@ loop_close_idle(void)
 
 	if (!(input_eof() || L.stopping) || L.plen > 0)
 		return;
-	for (i = 0; i < L.nworkers; i++) {
-		if (L.workers[i]->qlen == 0)
-			worker_close(L.workers[i], L.now);
-	}
+	for (i = 0; i < L.nworkers; i++)
+		worker_close(L.workers[i], L.now);
 }
 
 /* Run the workers' timers; return the poll timeout in milliseconds. */

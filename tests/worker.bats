@@ -102,6 +102,21 @@ load helpers
 	assert_equal "$(jqo .result)" "$(seq 500)"
 }
 
+@test "end of input closes every worker's stdin, busy ones too: a worker reading batches ends its last one" {
+	# It closed only idle workers, and one that reads 4 lines before it
+	# answers waited for ever for the rest of its last batch.
+	local w
+	w=$(worker 'while :; do
+		n=0; b=
+		while [ $n -lt 4 ] && read -r x; do b="$b $x"; n=$((n + 1)); done
+		[ $n = 0 ] && exit 0
+		for x in $b; do echo "$x"; done
+	done')
+	run --separate-stderr timeout -k 5 20 "$PPOOL" -j 1 --inflight 4 -o raw -w "$w" < <(seq 10)
+	assert_success
+	assert_output "$(seq 10)"
+}
+
 @test "--inflight: a task goes to the worker holding the fewest tasks" {
 	mkfifo in out
 	# Worker A holds task 1 until the file go exists; B answers at once.  Each
