@@ -407,6 +407,7 @@ struct worker {
 	int		 next_sig;	/* CLOSING: SIGTERM, then SIGKILL */
 	char		 why[128];	/* why ppool ended it, or "" */
 	int		 broken;	/* protocol error: its output is ignored */
+	int		 partial;	/* in: a last reply with no newline */
 	int		 signalled;	/* ppool sent it a signal */
 	int		 exited;	/* its process is gone */
 	struct slot	*timed_out;	/* the task that ran past -t */

@@ -224,13 +224,17 @@ worker_read(struct worker *w, const struct config *cfg, double now)
 	if (n == -1 && errno == EAGAIN)
 		return 0;
 	if (n <= 0) {
-		/* A last reply without a newline still counts. */
+		/*
+		 * A last reply without a newline counts if the worker then
+		 * exits with status 0 (worker_reap): one cut short by a crash
+		 * is no reply.
+		 */
 		if (buf_used(&w->in) > 0 && !w->broken && w->ready)
-			worker_reply(w, cfg, buf_head(&w->in),
-			    buf_used(&w->in), now);
+			w->partial = 1;
+		else
+			buf_free(&w->in);
 		close(w->from_fd);
 		w->from_fd = -1;
-		buf_free(&w->in);
 		if (!w->exited)
 			worker_lost_pipe(w, now, "stdout");
 		return -1;
@@ -305,28 +309,30 @@ double
 worker_timer(struct worker *w, const struct config *cfg, double now)
 {
 	struct slot	*head;
-	double		 due;
+	double		 due = 0;
 	char		 secs[32];
 
 	if (cfg->timeout > 0 && w->qlen > 0 && w->timed_out == NULL) {
 		head = w->queue[w->qhead];
 		due = head->start + cfg->timeout;
-		if (now < due)
-			return due;
-		w->timed_out = head;
-		snprintf(secs, sizeof secs, "%g", cfg->timeout);
-		worker_kill(w, now, "task %llu timed out after %s s",
-		    (unsigned long long)head->seq, secs);
+		if (now >= due) {
+			w->timed_out = head;
+			snprintf(secs, sizeof secs, "%g", cfg->timeout);
+			worker_kill(w, now, "task %llu timed out after %s s",
+			    (unsigned long long)head->seq, secs);
+			due = 0;
+		}
 	}
+	/* The earlier of the timeout and the closing worker's deadline. */
 	if (w->state != WORKER_CLOSING || w->next_sig == 0)
-		return 0;
+		return due;
 	if (w->deadline == 0) {
 		if (w->qlen > 0)
-			return 0;
+			return due;
 		w->deadline = now + WORKER_GRACE;
 	}
 	if (now < w->deadline)
-		return w->deadline;
+		return due > 0 && due < w->deadline ? due : w->deadline;
 	spawn_signal(w->pidfd, w->pid, w->next_sig);
 	w->signalled = 1;
 	if (w->next_sig == SIGTERM) {
@@ -370,6 +376,8 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 		early = 0;
 		goto out;
 	}
+	if (w->partial && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+		worker_reply(w, cfg, buf_head(&w->in), buf_used(&w->in), now);
 	spawn_describe(*status, how, sizeof how);
 	sig = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
 	early = w->answered == 0 && w->sent > 0 && !w->signalled;
@@ -392,6 +400,7 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 		loop_task_done(s);
 	}
 out:
+	buf_free(&w->in);
 	if (w->from_fd != -1)
 		close(w->from_fd);
 	w->from_fd = -1;

@@ -765,3 +765,14 @@ fd_warning() {
 	assert_not_equal "$(record 3 | jq .worker)" "$(record 2 | jq .worker)"
 	assert_no_process_left
 }
+
+@test "-t does not put off the 2 s given to a worker that closed its stdout" {
+	# The timeout's deadline once came first: 8 s instead of 2.
+	local w
+	w=$(worker 'read x; echo "$x"; exec >&-; exec sleep 100')
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 --inflight 2 -t 8 -w "$w" < <(seq 2)
+	assert_equal "$status" 1
+	assert_equal "$(record 2 | jq -c '[.ok, .error]')" '[false,"worker killed: it closed its stdout"]'
+	(($(record 2 | jq '.ms | floor') < 6000)) || fail "killed after $(record 2 | jq .ms) ms"
+	assert_no_process_left
+}

@@ -35,6 +35,26 @@ load helpers
 	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '1 3 4 '
 }
 
+@test "a reply cut short by the worker's death fails its task; a last one without newline counts on exit 0" {
+	# The cut reply once counted as a success, with exit 0.
+	local w
+	w=$(worker 'while read x; do
+		case $x in
+		2) printf "{\"n\":"; kill -KILL $$ ;;
+		4) printf "{\"n\":"; exit 3 ;;
+		*) echo "$x" ;;
+		esac; done')
+	run --separate-stderr ppool -j 1 -w "$w" < <(seq 5)
+	assert_equal "$status" 2
+	assert_seqs_in_order 5
+	assert_equal "$(jqo -c '[.ok, .result // .error]' | tr '\n' ' ')" \
+		'[true,1] [false,"worker killed by SIGKILL"] [true,3] [false,"worker exited with status 3"] [true,5] '
+	w=$(worker 'read x; echo "$x"; read x; printf "%s" "$x"; exit 0')
+	run --separate-stderr ppool -j 1 -w "$w" < <(seq 2)
+	assert_success
+	assert_equal "$(jqo -c '[.ok, .result]' | tr '\n' ' ')" '[true,1] [true,2] '
+}
+
 @test "a worker killed by SIGSEGV: 'worker killed by SIGSEGV'" {
 	seq 4 >in
 	local w
