@@ -81,6 +81,7 @@ static struct {
 
 	unsigned		 early_deaths;
 	int			 early_status;
+	int			 replied;	/* a worker has answered */
 	unsigned long		 finished;	/* tasks done for good */
 	unsigned long		 failed;
 	unsigned long		 retried;
@@ -702,14 +703,6 @@ loop_read_signals(void)
 	}
 }
 
-/* Whether a worker's wait status says its command cannot run at all. */
-static int
-loop_not_found(int status)
-{
-	return WIFEXITED(status) && (WEXITSTATUS(status) == 127 ||
-	    WEXITSTATUS(status) == 126);
-}
-
 /* A worker's process is gone: account for it and forget it. */
 static void
 loop_reap(size_t i)
@@ -725,10 +718,10 @@ loop_reap(size_t i)
 		loop_retire_host(w->host, w->why);
 		while ((s = worker_pop(w)) != NULL)
 			loop_task_lost(s, w->why);
-	} else if (early) {
+	} else if (early && !L.replied) {
 		L.early_status = status;
 		if (++L.early_deaths >= EARLY_DEATHS_MAX && !L.fatal &&
-		    (L.early_deaths >= L.jobs || loop_not_found(status))) {
+		    (L.early_deaths >= L.jobs || spawn_not_found(status))) {
 			spawn_describe(status, how, sizeof how);
 			warnx("worker '%s' %s before its first reply, %u times "
 			    "in a row%s", L.cfg->worker_cmd, how,
@@ -739,8 +732,10 @@ loop_reap(size_t i)
 			loop_stop();
 			loop_kill_all("ppool is stopping");
 		}
-	} else if (w->answered > 0)
+	} else if (w->answered > 0) {
 		L.early_deaths = 0;
+		L.replied = 1;
+	}
 	loop_unfile(w);
 	worker_free(w);
 	L.workers[i] = L.workers[--L.nworkers];
@@ -861,8 +856,10 @@ loop_child_events(struct pollfd *pfd, struct pollref *ref, size_t n)
 			answered = w->answered;
 			worker_read(w, L.cfg, L.now);
 			/* A reply: the workers can start; no death in a row. */
-			if (w->answered > answered)
+			if (w->answered > answered) {
 				L.early_deaths = 0;
+				L.replied = 1;
+			}
 			loop_file(w);
 			break;
 		case REF_WORKER_WRITE:

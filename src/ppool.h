@@ -371,6 +371,7 @@ int	 spawn_start(pipeline *, int, int, int, const struct job *, pid_t *,
 	    int *);
 int	 spawn_signal(int, pid_t, int);
 int	 spawn_wait(pipeline *);
+int	 spawn_not_found(int);
 void	 spawn_describe(int, char *, size_t);
 void	 spawn_signame(int, char *, size_t);
 void	 spawn_init(int);

@@ -390,6 +390,14 @@ spawn_wait(pipeline *p)
 	return status;
 }
 
+/* Whether a wait status says the command cannot run at all (127, 126). */
+int
+spawn_not_found(int status)
+{
+	return WIFEXITED(status) && (WEXITSTATUS(status) == 127 ||
+	    WEXITSTATUS(status) == 126);
+}
+
 /*
  * Name a signal as "SIGKILL"; a real-time one as bash's kill -l does:
  * "SIGRTMIN", "SIGRTMIN+n" in the lower half, "SIGRTMAX-n" above,

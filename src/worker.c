@@ -381,9 +381,12 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	spawn_describe(*status, how, sizeof how);
 	sig = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
 	early = w->answered == 0 && w->sent > 0 && !w->signalled;
-	/* A task that failed before, killing a fresh worker, is the cause. */
+	/*
+	 * A task that failed before, killing a fresh worker, is the cause;
+	 * not when the command cannot run at all.
+	 */
 	if (early && w->qlen > 0 && w->queue[w->qhead]->attempts -
-	    w->queue[w->qhead]->lost > 1)
+	    w->queue[w->qhead]->lost > 1 && !spawn_not_found(*status))
 		early = 0;
 	/* A remote worker ppool signalled shows ssh's 255, not the signal. */
 	while (w->qlen > 0) {

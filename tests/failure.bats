@@ -185,6 +185,27 @@ load helpers
 	assert_seqs_in_order 10
 }
 
+@test "once a worker has answered, bad tasks that kill fresh workers in a row never stop the run" {
+	# Five bad lines in a row once stopped the run (3 deaths in a row),
+	# and the good tasks after them got no record.
+	local w
+	w=$(worker 'while read -r x; do [ "$x" = "{}" ] && exit 1; echo "$x"; done')
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 -w "$w" < <(printf '%s\n' \
+		'"a"' '{}' '{}' '{}' '{}' '{}' '"b"' '"c"')
+	assert_failure 5
+	assert_seqs_in_order 8
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" 'a b c '
+}
+
+@test "--retries does not turn a command not found into a respawn loop: 3 starts" {
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 --retries 100 \
+		-w "echo start >>starts; exec no-such-program-xyz" < <(seq 5)
+	assert_equal "$status" 255
+	[[ $stderr == *"before its first reply, 3 times in a row (command not found?)"* ]] ||
+		fail "stderr: $stderr"
+	assert_equal "$(wc -l <starts)" 3
+}
+
 @test "a task that kills every worker it meets (-j 1 --retries 3) fails alone; the run goes on" {
 	# Its retries go to fresh workers, which die before a reply: that says
 	# more of the task than of the worker command, and stops nothing.
