@@ -297,22 +297,38 @@ output_json(struct buf *b, const struct slot *s)
 }
 
 /*
- * Tell stderr why a task failed, for raw output: a worker's error string
- * (--envelope) as the string itself, without its JSON quotes.
+ * Tell stderr why a task failed, for raw output, on one line: a worker's
+ * error string (--envelope) as the string itself, without its JSON quotes,
+ * its control characters written as \n, \t or \xHH.
  */
 void
 output_warn_task(const struct slot *s)
 {
-	struct buf	 b;
+	struct buf	 b, line;
+	size_t		 i;
+	unsigned char	 c;
 
 	buf_init(&b);
+	buf_init(&line);
 	if (s->error_json)
 		json_decode_string(buf_head(&s->error), buf_used(&s->error),
 		    &b);
 	else
 		buf_add(&b, buf_head(&s->error), buf_used(&s->error));
+	for (i = 0; i < buf_used(&b); i++) {
+		c = (unsigned char)buf_head(&b)[i];
+		if (c == '\n')
+			buf_add(&line, "\\n", 2);
+		else if (c == '\t')
+			buf_add(&line, "\\t", 2);
+		else if (c < 0x20 || c == 0x7f)
+			buf_printf(&line, "\\x%02x", c);
+		else
+			buf_addc(&line, (char)c);
+	}
 	fprintf(stderr, "ppool: task %llu: %.*s\n",
-	    (unsigned long long)s->seq, (int)buf_used(&b), buf_head(&b));
+	    (unsigned long long)s->seq, (int)buf_used(&line), buf_head(&line));
+	buf_free(&line);
 	buf_free(&b);
 }
 

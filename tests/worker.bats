@@ -269,6 +269,11 @@ load helpers
 	assert_equal "$status" 2
 	assert_output '{"v": 1}'
 	assert_equal "$stderr" "$(printf '%s\n' 'ppool: task 2: neg é "q"' 'ppool: task 3: {"code": 3}')"
+	# one line each: control characters are written out
+	run --separate-stderr ppool -L -o raw --envelope -w "$(cat_worker)" \
+		<<<'{"error": "disk full\nat /data\t\u0001"}'
+	assert_equal "$status" 1
+	assert_equal "$stderr" 'ppool: task 1: disk full\nat /data\t\x01'
 }
 
 @test "--envelope: the result value is spliced byte for byte" {
