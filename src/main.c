@@ -318,7 +318,9 @@ main(int argc, char **argv)
 			cfg.input_format = INPUT_NUL;
 			break;
 		case 'a':
-			cfg.input_path = optarg;
+			/* "-" is stdin, as with xargs and parallel. */
+			cfg.input_path = strcmp(optarg, "-") == 0 ? NULL :
+			    optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -196,6 +196,12 @@ assert_usage_error() {
 	assert_equal "${stderr_lines[0]}" "ppool: --max-output wants a whole number (with K, M or G after it for KiB, MiB or GiB), not '2X'"
 }
 
+@test "-a - reads the tasks from stdin, as with xargs" {
+	run --separate-stderr ppool -L -o raw -a - -- echo <<<'hi'
+	assert_success
+	assert_output hi
+}
+
 @test "-a with a file that does not exist exits 255 naming the file" {
 	run --separate-stderr ppool -a "$BATS_TEST_TMPDIR/no-such-file" -w cat
 	assert_equal "$status" 255
