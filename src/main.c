@@ -294,7 +294,7 @@ main(int argc, char **argv)
 	struct config	 cfg;
 	char		 msg[512];
 	const char	*worker_only = NULL;
-	int		 ch, closed;
+	int		 ch, closed, max_output_given = 0;
 
 	/* err(3) and warn(3) speak as ppool, whatever the binary is called. */
 	program_invocation_short_name = "ppool";
@@ -406,6 +406,7 @@ main(int argc, char **argv)
 			cfg.kill_after = parse_seconds("--kill-after", optarg);
 			break;
 		case OPT_MAX_OUTPUT:
+			max_output_given = 1;
 			cfg.max_output = parse_number("--max-output", optarg, 1,
 			    (1ULL << 40), 1);
 			break;
@@ -451,6 +452,10 @@ main(int argc, char **argv)
 		if (cfg.dry_run)
 			usage_error("--dry-run is for command mode; it cannot "
 			    "be used with -w");
+		if (max_output_given)
+			usage_error("--max-output is for command mode (a "
+			    "worker's reply is bounded by --max-line); it "
+			    "cannot be used with -w");
 	} else if (worker_only != NULL)
 		usage_error("%s is for worker mode: give -w CMD, or leave it "
 		    "out", worker_only);

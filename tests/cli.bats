@@ -165,6 +165,8 @@ assert_usage_error() {
 	assert_usage_error
 	run --separate-stderr ppool --dry-run -w cat </dev/null
 	assert_usage_error
+	run --separate-stderr ppool --max-output 1K -w cat </dev/null
+	assert_usage_error
 	run --separate-stderr ppool -w cat echo hi </dev/null
 	assert_usage_error
 }
