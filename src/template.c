@@ -92,12 +92,22 @@ template_apply(struct buf *b, const char *arg, enum repl_kind kind)
 		buf_addstr(b, base);
 		return;
 	case REPL_DIR:
-		if (slash == NULL)
+		/*
+		 * As dirname(1), which parallel's {//} follows: trailing
+		 * slashes go first, then the last name and the slashes
+		 * before it.
+		 */
+		while (n > 1 && arg[n - 1] == '/')
+			n--;
+		while (n > 0 && arg[n - 1] != '/')
+			n--;
+		if (n == 0) {
 			buf_addc(b, '.');
-		else if (slash == arg)
-			buf_addc(b, '/');
-		else
-			buf_add(b, arg, slash - arg);
+			return;
+		}
+		while (n > 1 && arg[n - 1] == '/')
+			n--;
+		buf_add(b, arg, n);
 		return;
 	case REPL_NOEXT:
 	case REPL_BASE_NOEXT:

@@ -22,7 +22,14 @@ awkward_names() {
 		"name with 'quote' and \$dollar" \
 		'double"quote.tar' \
 		'trailing.dot.' \
-		'/abs/dir.d/noext'
+		'/abs/dir.d/noext' \
+		'dir/' \
+		'a//b' \
+		'x/y.z/' \
+		'/a/' \
+		'//a' \
+		'a/b//' \
+		'///'
 }
 
 @test "{} {.} {/} {//} {/.} give what GNU parallel gives, for awkward names" {
