@@ -232,8 +232,12 @@ command_check(struct slot *s, struct job *job)
 		code = command_find(job->stages[i].v[0], command_path(job),
 		    job->cwd, file, sizeof file);
 		if (code == 127) {
-			command_refuse(s, 127, "%s: command not found",
-			    job->stages[i].v[0]);
+			/* parallel runs COMMAND through a shell; ppool does not. */
+			command_refuse(s, 127, "%s: command not found%s",
+			    job->stages[i].v[0],
+			    strpbrk(job->stages[i].v[0], " \t|;&<>$`") != NULL ?
+			    " (a shell command line as one word? run it with "
+			    "sh -c)" : "");
 			return -1;
 		}
 		if (code == 126) {

@@ -173,6 +173,15 @@ sleeper() {
 	assert_equal "$stderr" "ppool: task 1: here.sh: command not found"
 }
 
+@test "a shell command line given as one word: not found, with a hint to use sh -c" {
+	run --separate-stderr ppool -L -- 'echo {} | wc -c' <<<'a b'
+	assert_failure 1
+	assert_equal "$(record 1 | jq -r .error)" \
+		'echo a b | wc -c: command not found (a shell command line as one word? run it with sh -c)'
+	run --separate-stderr ppool -L -- no-such-program-xyz <<<'a'
+	assert_equal "$(record 1 | jq -r .error)" 'no-such-program-xyz: command not found'
+}
+
 @test "a task object with neither cmd nor pipeline, or both: error record, others run" {
 	run --separate-stderr ppool < <(printf '%s\n' '{"stdin":"x"}' '{"cmd":["true"]}' \
 		'{"cmd":["touch","made"],"pipeline":[["touch","made"]]}')
