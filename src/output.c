@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <err.h>
@@ -22,6 +23,7 @@ static struct {
 	struct buf		 buf;
 	int			 flags;		/* stdout's flags to restore */
 	int			 changed;	/* O_NONBLOCK was added */
+	int			 sock;		/* stdout is a socket */
 	pid_t			 pid;		/* the process that changed them */
 	uint64_t		 seq;		/* the last seq printed, as text: */
 	char			 seq_text[24];
@@ -44,14 +46,15 @@ output_restore(void)
 }
 
 /*
- * Prepare stdout.  A pipe or socket becomes non-blocking so a slow reader
- * stalls only the writing, never the loop.  A pipe is opened anew through
- * /proc for a description of ppool's own: O_NONBLOCK on the one it was
- * given would reach whoever shares it (stderr after 2>&1, workers, the
- * shell), whose writes would then fail with EAGAIN.  A socket, or a pipe
- * without /proc, gets the flag on the shared description, removed at
- * exit.  A terminal or a file stays blocking: writes to them do not wait
- * on another program.
+ * Prepare stdout.  Writing to a pipe or socket must not block, so that a
+ * slow reader stalls only the writing, never the loop.  O_NONBLOCK on the
+ * description ppool was given would reach whoever shares it (stderr after
+ * 2>&1, workers, the shell), whose writes would then fail with EAGAIN: a
+ * socket (systemd's journal) is written with MSG_DONTWAIT instead, and a
+ * pipe is opened anew through /proc for a description of ppool's own.
+ * Only a pipe without /proc (or '1<>fifo') gets the flag on the shared
+ * description, removed at exit.  A terminal or a file stays blocking:
+ * writes to them do not wait on another program.
  */
 void
 output_init(const struct config *cfg)
@@ -63,7 +66,9 @@ output_init(const struct config *cfg)
 	buf_init(&out.buf);
 	if (fstat(STDOUT_FILENO, &sb) == -1)
 		err(EXIT_FATAL, "stdout is not open");
-	if (!S_ISFIFO(sb.st_mode) && !S_ISSOCK(sb.st_mode))
+	if (S_ISSOCK(sb.st_mode))
+		out.sock = 1;
+	if (!S_ISFIFO(sb.st_mode))
 		return;
 	if ((out.flags = fcntl(STDOUT_FILENO, F_GETFL)) == -1)
 		err(EXIT_FATAL, "cannot read the flags of stdout");
@@ -372,6 +377,23 @@ output_record(struct slot *s)
 	buf_addc(&out.buf, '\n');
 }
 
+/* Write some of the records to stdout without blocking (see output_init). */
+static ssize_t
+output_write(void)
+{
+	ssize_t	 n;
+
+	if (!out.sock)
+		return buf_write(&out.buf, STDOUT_FILENO);
+	do
+		n = send(STDOUT_FILENO, buf_head(&out.buf), buf_used(&out.buf),
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		buf_consume(&out.buf, n);
+	return n;
+}
+
 /*
  * Write what stdout takes now.  Return the count of bytes written, or -1
  * with errno when stdout is gone (EPIPE) or broken.
@@ -382,7 +404,7 @@ output_flush(void)
 	ssize_t	 n, total = 0;
 
 	while (buf_used(&out.buf) > 0) {
-		if ((n = buf_write(&out.buf, STDOUT_FILENO)) == -1) {
+		if ((n = output_write()) == -1) {
 			if (errno == EAGAIN)
 				return total;
 			return -1;

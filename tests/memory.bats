@@ -141,6 +141,37 @@ assert_records_contiguous() {
 	(((8#$(cat out) & 8#4000) == 0)) || fail "the worker's stderr has O_NONBLOCK: flags $(cat out)"
 }
 
+@test "stdout and stderr one socket (systemd's journal): the workers' stderr stays blocking, nothing lost" {
+	# A socket got O_NONBLOCK on its shared description: of 5 MB a worker
+	# wrote to stderr, 200 KB arrived.  It is written with MSG_DONTWAIT now.
+	local w='read l; awk "/^flags/ { print \$2 }" /proc/self/fdinfo/2;
+		{ head -c 3000000 /dev/zero | tr "\\0" x; echo; } >&2; cat >/dev/null'
+	run python3 - "$PPOOL" "$w" <<'SOCKEOF'
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen([sys.argv[1], "-o", "raw", "-w", sys.argv[2]],
+                     stdin=subprocess.PIPE, stdout=b, stderr=b)
+b.close()
+p.stdin.write(b"1\n")
+p.stdin.close()
+data = b""
+while True:
+    c = a.recv(1 << 20)
+    if not c:
+        break
+    data += c
+rc = p.wait()
+lines = data.replace(b"x", b"").split()
+print(rc, data.count(b"x"), lines[0].decode() if lines else "-")
+SOCKEOF
+	assert_success
+	local rc xs flags
+	read -r rc xs flags <<<"$output"
+	assert_equal "$rc" 0
+	assert_equal "$xs" 3000000
+	(((8#$flags & 8#4000) == 0)) || fail "the worker's stderr has O_NONBLOCK: flags $flags"
+}
+
 @test "stdout opened read-write on a fifo (1<>fifo): a record written before the reader comes is kept" {
 	# ppool's own end is the fifo's only reader until head opens it: a new
 	# write-only description in its place left none, and the first record
