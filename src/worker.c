@@ -20,6 +20,54 @@
 #define WORKER_CHUNK	(64 * 1024)
 
 /*
+ * The text /bin/sh -c runs for the -w command: "exec COMMAND" when it is
+ * one simple command, so that the worker is the program itself and not a
+ * shell waiting for it (dash does not exec the last command by itself).
+ * Then ppool's SIGTERM reaches the program, which gets its --kill-after
+ * grace, dies with ppool (PR_SET_PDEATHSIG), and is named in its record
+ * by the signal that killed it.  Anything else (a list, a pipeline, a
+ * compound command, an assignment first, a builtin) is left as it is.
+ */
+static const char *
+worker_text(const char *cmd)
+{
+	static const char *const keep[] = {
+		"!", ".", ":", "[", "[[", "alias", "bg", "break", "case", "cd",
+		"command", "continue", "do", "done", "elif", "else", "esac",
+		"eval", "exec", "exit", "export", "false", "fg", "fi", "for",
+		"function", "getopts", "hash", "if", "jobs", "kill", "local",
+		"printf", "pwd", "read", "readonly", "return", "select", "set",
+		"shift", "test", "then", "time", "times", "trap", "true",
+		"type", "ulimit", "umask", "unalias", "unset", "until", "wait",
+		"while", "echo", "{", "}"
+	};
+	static char	*text;
+	static const char *made_for;
+	const char	*p = cmd;
+	size_t		 n, i;
+
+	if (made_for == cmd)
+		return text;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_./+-");
+	if (n == 0 || (p[n] != '\0' && p[n] != ' ' && p[n] != '\t') ||
+	    strpbrk(p, ";&|()\n") != NULL)
+		return cmd;
+	for (i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+		if (strlen(keep[i]) == n && strncmp(p, keep[i], n) == 0)
+			return cmd;
+	}
+	free(text);
+	text = xmalloc(strlen(p) + 6);
+	memcpy(text, "exec ", 5);
+	strcpy(text + 5, p);
+	made_for = cmd;
+	return text;
+}
+
+/*
  * Start a worker running the -w command under /bin/sh -c on host h.
  * Return it, or NULL with errno when pipes or a pidfd could not be made.
  * Only ppool's ends of the pipes are non-blocking: the worker's are
@@ -42,7 +90,8 @@ worker_start(const struct config *cfg, struct host *h)
 	}
 
 	w = xcalloc(1, sizeof *w);
-	w->pl = host_pipeline(h, cfg->worker_cmd, cfg->kill_after);
+	w->pl = host_pipeline(h, worker_text(cfg->worker_cmd),
+	    cfg->kill_after);
 	if (spawn_start(w->pl, to[0], from[1], -1, NULL, &w->pid,
 	    &w->pidfd) == -1) {
 		saved = errno;

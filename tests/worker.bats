@@ -348,6 +348,38 @@ worker_cat_pid() {
 	return 1
 }
 
+@test "a -w command that is one simple command is the worker itself (exec): SIGTERM's grace, signal names, death with ppool" {
+	# dash does not exec the last command of sh -c by itself: the program
+	# was a child of a shell that died at the first SIGTERM, after which
+	# the program was killed at once, and a crash read 'exited with 139'.
+	cat >w.sh <<'SHEOF'
+trap 'sleep 0.3; : >graceful; exit 0' TERM
+while read -r x; do
+	[ "$x" = 2 ] && kill -SEGV $$
+	sleep 100 & wait $!
+done
+SHEOF
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 -t 0.5 -w "sh w.sh $MARKER" <<<1
+	assert_equal "$status" 1
+	assert_equal "$(record 1 | jq -r .error)" "timed out after 0.5 s"
+	assert_file_exists graceful
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 -w "sh w.sh $MARKER" <<<2
+	assert_equal "$(record 1 | jq -r .error)" "worker killed by SIGSEGV"
+	# Not a simple command: left to sh as it is.
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -o raw -w 'read x; echo "$x"' <<<3
+	assert_success
+	assert_output 3
+	assert_no_process_left
+	# ppool killed with SIGKILL: the worker goes with it.
+	printf '%s\n' 'read -r x; : >started; exec sleep 100' >w2.sh
+	"$PPOOL" -w "sh w2.sh $MARKER" <<<4 >/dev/null 2>&1 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	kill -KILL "$pid"
+	assert_no_process_left 10
+}
+
 @test "a worker has only fds 0, 1 and 2 open" {
 	mkfifo fifo
 	# fd 7 is a stray descriptor ppool must not pass on.
