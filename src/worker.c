@@ -227,6 +227,9 @@ worker_reply(struct worker *w, const struct config *cfg, const char *line,
 	}
 	s = worker_pop(w);
 	s->ms = (now - s->start) * 1000.0;
+	/* The next task queued here starts now: the worker is on to it. */
+	if (w->qlen > 0)
+		w->queue[w->qhead]->start = now;
 	task_reply(s, cfg, line, len);
 	w->answered++;
 	loop_task_done(s);

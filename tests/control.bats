@@ -180,6 +180,18 @@ held_tasks() {
 	assert_no_process_left
 }
 
+@test "worker mode -t --inflight 3: a queued task's clock starts when the worker answers the one before it" {
+	# Each task takes 0.6 s, under -t 1; the second, counted from when it
+	# was queued, once timed out at 1 s though it had run for 0.4 s.
+	local w
+	w=$(worker 'while read x; do sleep 0.6; echo "$x"; done')
+	run --separate-stderr ppool -j 1 --inflight 3 -t 1 -w "$w" < <(seq 3)
+	assert_success
+	assert_equal "$(jqo -c '[.seq, .ok]' | tr '\n' ' ')" '[1,true] [2,true] [3,true] '
+	(($(record 3 | jq '.ms | floor') < 1000)) || fail "task 3 took $(record 3 | jq .ms) ms"
+	assert_no_process_left
+}
+
 @test "command mode -t --retries 1: a task that timed out runs again" {
 	local s
 	s=$(marked sleep)
