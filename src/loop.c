@@ -509,6 +509,20 @@ loop_start_worker(struct host *h)
 	return w;
 }
 
+/* Whether a worker other than w is running, to take tasks later. */
+static int
+loop_other_running(const struct worker *w)
+{
+	size_t	 i;
+
+	for (i = 0; i < L.nworkers; i++) {
+		if (L.workers[i] != w &&
+		    L.workers[i]->state == WORKER_RUNNING)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Give pending tasks to workers: to the least busy worker that takes one,
  * but to a new worker instead while every worker is busy and -j allows.
@@ -536,8 +550,11 @@ loop_dispatch(void)
 			}
 		}
 		if (best == NULL) {
-			/* Only the worker that failed it is left: replace it. */
-			if (same != NULL)
+			/*
+			 * A retry waits for another worker; when only the one
+			 * that failed it is left, that one is replaced.
+			 */
+			if (same != NULL && !loop_other_running(same))
 				worker_close(same, L.now);
 			return;
 		}

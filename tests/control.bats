@@ -298,6 +298,24 @@ held_tasks() {
 	assert_no_process_left
 }
 
+@test "worker mode --retries -j 2: an --envelope error's retry waits for the other worker, no worker is replaced" {
+	# The healthy worker that answered the error was replaced for each
+	# retry while the other one was busy: 6 starts for 4 retries.
+	local w
+	w=$(worker 'echo $$ >>"$W/starts"
+	while read x; do
+		if [ $((x % 10)) = 0 ]; then echo "{\"error\": $x}"; else echo "{\"result\": $x}"; fi
+	done')
+	run --separate-stderr ppool -j 2 --envelope --retries 1 -w "$w" < <(seq 40)
+	assert_failure 4
+	assert_seqs_in_order 40
+	assert_equal "$(jqo -c 'select(.ok | not) | [.seq, .attempts]' | tr '\n' ' ')" \
+		'[10,2] [20,2] [30,2] [40,2] '
+	# The last retry may find the other worker closed at the end of input.
+	(($(wc -l <starts) <= 3)) || fail "$(wc -l <starts) workers started"
+	assert_no_process_left
+}
+
 @test "worker mode --retries -j 1: the worker that failed a task is retired, a fresh one retries it" {
 	local w
 	# Task 2's first attempt gets an --envelope error; the worker lives on,
