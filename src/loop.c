@@ -401,6 +401,18 @@ loop_task_lost(struct slot *s, const char *why)
 	loop_requeue(s);
 }
 
+/*
+ * A task its worker did not answer because it exited by itself: back to
+ * the front of the queue, as if it had not been sent.
+ */
+void
+loop_task_unread(struct slot *s)
+{
+	s->attempts--;
+	task_retry(s);
+	loop_requeue(s);
+}
+
 /* Take w off its rung, if it is on one. */
 static void
 loop_unfile(struct worker *w)

@@ -438,6 +438,7 @@ void	 worker_free(struct worker *);
 /* loop.c */
 int	 loop_run(const struct config *);
 void	 loop_task_done(struct slot *);
+void	 loop_task_unread(struct slot *);
 double	 loop_now(void);
 
 /* xmalloc.c */

@@ -43,6 +43,7 @@ task_clear(struct slot *s)
 	s->no_retry = 0;
 	s->error_json = 0;
 	s->attempts = 0;
+	s->lost = 0;
 	s->worker = 0;
 	s->start = 0;
 	s->ms = 0;

@@ -398,6 +398,20 @@ worker_timer(struct worker *w, const struct config *cfg, double now)
 }
 
 /*
+ * Give the tasks the worker holds back to the queue, newest first, since
+ * each goes to the front.
+ */
+static void
+worker_give_back(struct worker *w)
+{
+	while (w->qlen > 0) {
+		w->qlen--;
+		w->sent--;
+		loop_task_unread(w->queue[(w->qhead + w->qlen) % w->qcap]);
+	}
+}
+
+/*
  * The worker's process has exited: read the replies left in the pipe, learn
  * its status, and fail every task it still holds, unless its host failed
  * (host_lost: the tasks stay for the loop to run elsewhere, and why says
@@ -430,6 +444,15 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	}
 	if (w->partial && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
 		worker_reply(w, cfg, buf_head(&w->in), buf_used(&w->in), now);
+	/*
+	 * A worker that answered and then exited 0 by itself (it retires
+	 * after so many tasks, as a pool's maxtasksperchild) gives the tasks
+	 * it held back to the queue.  No loop comes of it: each such exit
+	 * follows an answer.
+	 */
+	if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0 &&
+	    w->answered > 0 && !w->signalled && !w->broken)
+		worker_give_back(w);
 	spawn_describe(*status, how, sizeof how);
 	sig = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
 	early = w->answered == 0 && w->sent > 0 && !w->signalled;

@@ -117,6 +117,23 @@ load helpers
 	assert_output "$(seq 10)"
 }
 
+@test "a worker that exits 0 by itself after answering gives the tasks it held back: none fails" {
+	# A worker that retires itself after two tasks (maxtasksperchild) had
+	# the task queued to it fail with 'worker exited with status 0'.
+	local w
+	w=$(worker 'n=0; while read x; do echo "$x"; n=$((n + 1)); [ $n = 2 ] && exit 0; done')
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 -o raw -w "$w" < <(seq 7)
+	assert_success
+	assert_output "$(seq 7)"
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 2 --inflight 3 -w "$w" < <(seq 20)
+	assert_success
+	assert_seqs_in_order 20
+	assert_equal "$(jqo .attempts | sort -u)" 1
+	# One that exits 0 before any answer still fails what it held.
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 -w 'exit 0' < <(seq 3)
+	assert_equal "$status" 255
+}
+
 @test "--inflight: a task goes to the worker holding the fewest tasks" {
 	mkfifo in out
 	# Worker A holds task 1 until the file go exists; B answers at once.  Each
