@@ -507,6 +507,17 @@ held_tasks() {
 
 # --- signals (worker-mode SIGTERM and SIGHUP: see shutdown.bats) ------------
 
+# finished_alone PID STATUS: let held task 1 end, then check that ppool
+# exited with STATUS, task 1 finished and printed, and nothing else ran.
+finished_alone() {
+	: >go
+	wait_exit "$1" 20
+	assert_equal "$status" "$2"
+	assert_equal "$(jq -c '[.seq, .ok, .exit]' out)" '[1,true,0]'
+	assert_equal "$(cat got)" 1
+	assert_no_process_left
+}
+
 @test "command mode, first SIGTERM: the running task finishes and prints, nothing new starts, exit 143" {
 	held_tasks
 	"$PPOOL" -j 1 <in >out 2>err 3>&- &
@@ -515,12 +526,7 @@ held_tasks() {
 	wait_until 10 test -e started
 	kill -TERM "$pid"
 	wait_until 10 signal_taken "$pid" 15
-	: >go
-	wait_exit "$pid" 20
-	assert_equal "$status" 143
-	assert_equal "$(jq -c '[.seq, .ok, .exit]' out)" '[1,true,0]'
-	assert_equal "$(cat got)" 1
-	assert_no_process_left
+	finished_alone "$pid" 143
 }
 
 @test "command mode, second SIGTERM: the running task is killed, its record says so, exit 143" {
@@ -590,12 +596,7 @@ held_tasks() {
 		}
 		kill "TERM", -$pid' "$pid"
 	wait_until 10 signal_taken "$pid" 15
-	: >go
-	wait_exit "$pid" 20
-	assert_equal "$status" 143
-	assert_equal "$(jq -c '[.seq, .ok, .exit]' out)" '[1,true,0]'
-	assert_equal "$(cat got)" 1
-	assert_no_process_left
+	finished_alone "$pid" 143
 }
 
 @test "command mode, first SIGINT: the running task finishes and prints, exit 130" {
