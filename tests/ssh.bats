@@ -346,6 +346,17 @@ $MARKER 4"
 	assert_nothing_left 15
 }
 
+@test "a task in a slot whose last task was moved off a dead host gets no retry it was not given" {
+	# --window 1: task 2 reuses task 1's slot, and task 1 was moved once
+	# off the dead host.  The slot kept that count, so task 2, failing
+	# with --retries 0, ran again (attempts 2).
+	run --separate-stderr timeout -k 5 60 "$PPOOL" -j 1 --window 1 -S 1/127.0.0.3,1/127.0.0.1 \
+		--ssh-command "$SSH" -- sh -c 'exit "$1"' "$MARKER" {} < <(printf '%s\n' 0 1)
+	assert_failure 1
+	assert_equal "$(jqo -c '[.seq, .ok, .attempts]' | tr '\n' ' ')" '[1,true,2] [2,false,1] '
+	assert_nothing_left 15
+}
+
 @test "command mode: a command that ran and exited 255 is a failed task, not a dead host" {
 	printf '%s\n' 1 2 3 >in
 	run --separate-stderr ppool -S 1/127.0.0.1 --ssh-command "$SSH" -- sh -c '[ "$0" != 2 ] || exit 255; echo "$SSH_CONNECTION"' <in
