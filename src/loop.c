@@ -93,6 +93,7 @@ static struct {
 	int			 sigpipe[2];
 	int			 signo;		/* the first signal that stopped us */
 	double			 hurry_at;	/* when a second one came */
+	double			 drain_at;	/* ... and the children were gone */
 	int			 stopping;	/* read and start nothing more */
 	int			 fatal;
 	int			 stdout_gone;
@@ -402,7 +403,7 @@ loop_task_lost(struct slot *s, const char *why)
 }
 
 /*
- * A task its worker did not answer because it exited by itself: back to
+ * A task its worker did not start because it exited by itself: back to
  * the front of the queue, as if it had not been sent.
  */
 void
@@ -410,6 +411,12 @@ loop_task_unread(struct slot *s)
 {
 	s->attempts--;
 	task_retry(s);
+	if (L.stopping) {
+		/* Not started, and nothing starts now: no record, as loop_stop. */
+		s->skip = 1;
+		loop_task_done(s);
+		return;
+	}
 	loop_requeue(s);
 }
 
@@ -807,9 +814,17 @@ loop_timers(void)
 	if (t > 0 && (next == 0 || t < next))
 		next = t;
 	/* After a second signal, stdout has --kill-after seconds left. */
-	if (L.hurry_at > 0 && output_pending() && !L.stdout_gone &&
-	    (next == 0 || L.hurry_at + L.cfg->kill_after < next))
-		next = L.hurry_at + L.cfg->kill_after;
+	/*
+	 * After a second signal, once the children are gone, stdout has
+	 * --kill-after seconds to take the rest: a stalled reader is not
+	 * waited for.
+	 */
+	if (L.hurry_at > 0 && L.drain_at == 0 && L.nworkers == 0 &&
+	    L.ncmds == 0)
+		L.drain_at = L.now;
+	if (L.drain_at > 0 && output_pending() && !L.stdout_gone &&
+	    (next == 0 || L.drain_at + L.cfg->kill_after < next))
+		next = L.drain_at + L.cfg->kill_after;
 	/* Output blocked by a slow reader waits on POLLOUT, not a timer. */
 	if (loop_output_waits() && !L.stdout_gone &&
 	    (next == 0 || L.out_since + FLUSH_DELAY < next))
@@ -840,7 +855,7 @@ loop_finished(void)
 		return 0;
 	if (L.stdout_gone)
 		return 1;
-	if (L.hurry_at > 0 && L.now >= L.hurry_at + L.cfg->kill_after)
+	if (L.drain_at > 0 && L.now >= L.drain_at + L.cfg->kill_after)
 		return 1;
 	return (input_eof() || L.stopping) && L.inuse == 0 &&
 	    !output_pending();

@@ -409,6 +409,7 @@ struct worker {
 	char		 why[128];	/* why ppool ended it, or "" */
 	int		 broken;	/* protocol error: its output is ignored */
 	int		 partial;	/* in: a last reply with no newline */
+	ssize_t		 unread;	/* task bytes it left unread, or -1 */
 	int		 signalled;	/* ppool sent it a signal */
 	int		 exited;	/* its process is gone */
 	struct slot	*timed_out;	/* the task that ran past -t */

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -113,6 +114,7 @@ worker_start(const struct config *cfg, struct host *h)
 	w->queue = xcalloc(w->qcap, sizeof *w->queue);
 	w->next_sig = SIGTERM;
 	w->kill_after = cfg->kill_after;
+	w->unread = -1;
 	return w;
 }
 
@@ -139,6 +141,20 @@ worker_send(struct worker *w, struct slot *s, double now)
 	s->start = now;
 }
 
+/*
+ * Note how many bytes of its tasks a worker that is going away left
+ * unread: still in its stdin pipe, or not yet written there.  Once ppool
+ * has closed the pipe it cannot tell, and -1 stays.
+ */
+static void
+worker_unread(struct worker *w)
+{
+	int	 n;
+
+	if (w->to_fd != -1 && ioctl(w->to_fd, FIONREAD, &n) == 0)
+		w->unread = n + (ssize_t)buf_used(&w->out);
+}
+
 /* Close the worker's stdin now: it gets no more tasks. */
 static void
 worker_close_stdin(struct worker *w)
@@ -160,6 +176,7 @@ worker_lost_pipe(struct worker *w, double now, const char *what)
 	if (w->why[0] == '\0')
 		snprintf(w->why, sizeof w->why, "it closed its %s", what);
 	w->state = WORKER_CLOSING;
+	worker_unread(w);
 	worker_close_stdin(w);
 	if (w->deadline == 0 && w->next_sig == SIGTERM)
 		w->deadline = now + WORKER_GRACE;
@@ -399,12 +416,20 @@ worker_timer(struct worker *w, const struct config *cfg, double now)
 
 /*
  * Give the tasks the worker holds back to the queue, newest first, since
- * each goes to the front.
+ * each goes to the front: those behind the oldest, which a worker that
+ * answers in order had not started, and the oldest only when its line is
+ * still unread (unread bytes at the end of its stdin cover every held
+ * line).  One it read may be the very task that made it exit, and is not
+ * run again beyond --retries.
  */
 static void
-worker_give_back(struct worker *w)
+worker_give_back(struct worker *w, size_t unread)
 {
-	while (w->qlen > 0) {
+	size_t	 i, held = 0;
+
+	for (i = 0; i < w->qlen; i++)
+		held += buf_used(&w->queue[(w->qhead + i) % w->qcap]->task) + 1;
+	while (w->qlen > (held <= unread ? 0 : 1)) {
 		w->qlen--;
 		w->sent--;
 		loop_task_unread(w->queue[(w->qhead + w->qlen) % w->qcap]);
@@ -431,6 +456,7 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	w->exited = 1;
 	while (w->from_fd != -1 && worker_read(w, cfg, now) == 1)
 		;
+	worker_unread(w);
 	worker_close_stdin(w);
 	*status = spawn_wait(w->pl);
 	/* Whatever it started dies with it: no process outlives its worker. */
@@ -446,13 +472,13 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 		worker_reply(w, cfg, buf_head(&w->in), buf_used(&w->in), now);
 	/*
 	 * A worker that answered and then exited 0 by itself (it retires
-	 * after so many tasks, as a pool's maxtasksperchild) gives the tasks
-	 * it held back to the queue.  No loop comes of it: each such exit
+	 * after so many tasks, as a pool's maxtasksperchild) gives back the
+	 * tasks it had not started.  No loop comes of it: each such exit
 	 * follows an answer.
 	 */
 	if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0 &&
 	    w->answered > 0 && !w->signalled && !w->broken)
-		worker_give_back(w);
+		worker_give_back(w, w->unread < 0 ? 0 : (size_t)w->unread);
 	spawn_describe(*status, how, sizeof how);
 	sig = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
 	early = w->answered == 0 && w->sent > 0 && !w->signalled;

@@ -134,6 +134,26 @@ load helpers
 	assert_equal "$status" 255
 }
 
+@test "a worker that exits 0 after answering: a task it read is not run again, and a stop does not hang" {
+	# The task that made it exit was given back and ran on every worker;
+	# and one given back while the run stopped was never finished (hang).
+	local w
+	w=$(worker 'while read -r x; do echo "$x" >>"$W/ran"; [ "$x" = 3 ] && exit 0; echo "$x"; done')
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 4 -w "$w" < <(seq 12)
+	assert_failure 1
+	assert_equal "$(record 3 | jq -c '[.ok, .error, .attempts]')" '[false,"worker exited with status 0",1]'
+	assert_equal "$(grep -cx 3 ran)" 1
+	w=$(worker 'read -r x; echo "{\"error\": \"no\"}"; exit 0')
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 --inflight 2 --envelope \
+		--halt soon,fail=1 -w "$w" < <(seq 4)
+	# Task 2 was queued to it; ppool, stopping, closed the pipe first and
+	# cannot tell it was never read: it fails.  Tasks 3 and 4 never ran.
+	assert_equal "$status" 2
+	assert_equal "$(record 1 | jq -c '[.ok, .error]')" '[false,"no"]'
+	assert_seqs_in_order 2
+	assert_no_process_left
+}
+
 @test "--inflight: a task goes to the worker holding the fewest tasks" {
 	mkfifo in out
 	# Worker A holds task 1 until the file go exists; B answers at once.  Each
