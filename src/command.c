@@ -88,6 +88,20 @@ command_lookup(const char *name, const char *path, const char *cwd,
 	return found ? 126 : 127;
 }
 
+/* Whether PATH has an entry that is relative (or empty, the cwd). */
+static int
+command_path_relative(const char *path)
+{
+	const char	*p;
+
+	for (p = path; ; p++) {
+		if (*p != '/')
+			return 1;
+		if ((p = strchr(p, ':')) == NULL)
+			return 0;
+	}
+}
+
 /*
  * Find the program to execute, remembering the last answers for a bare name
  * and PATH: most runs start the same program thousands of times, and the
@@ -119,8 +133,8 @@ command_find(const char *name, const char *path, const char *cwd,
 	}
 	if ((code = command_lookup(name, path, cwd, file, size)) != 0)
 		return code;
-	/* Found through a relative entry of PATH: it depends on the cwd. */
-	if (file[0] != '/')
+	/* With a relative entry in PATH, what is found depends on the cwd. */
+	if (command_path_relative(path))
 		return 0;
 	i = next++ % 8;
 	free(cache[i].name);

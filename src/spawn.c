@@ -284,8 +284,16 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd,
 	 * Without pidfds, spawn_sigchld is chained in front of it, after the
 	 * first start has installed it.
 	 */
+	/*
+	 * The stop signals too: until spawn_child_setup resets them, a child
+	 * would run ppool's handler and write a signal into its self-pipe
+	 * (timeout(1) signals the whole process group).
+	 */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
+	sigaddset(&chld, SIGINT);
+	sigaddset(&chld, SIGTERM);
+	sigaddset(&chld, SIGHUP);
 	sigprocmask(SIG_BLOCK, &chld, &old);
 	pipeline_start(p);
 	if (spawn_no_pidfd)

@@ -182,6 +182,18 @@ sleeper() {
 	assert_equal "$(record 1 | jq -r .error)" 'no-such-program-xyz: command not found'
 }
 
+@test "a relative PATH entry is looked at in each task's cwd, never answered from another's" {
+	mkdir -p pa pb
+	printf '#!/bin/sh\necho local-b\n' >pb/tool
+	printf '#!/bin/sh\necho system\n' >tool.sys
+	mkdir sys && mv tool.sys sys/tool
+	chmod +x pb/tool sys/tool
+	run --separate-stderr env PATH=".:$PWD/sys:$PATH" "$PPOOL" -j 1 -o raw < <(printf '%s\n' \
+		'{"cmd":["tool"],"cwd":"pa"}' '{"cmd":["tool"],"cwd":"pb"}')
+	assert_success
+	assert_output "$(printf 'system\nlocal-b')"
+}
+
 @test "a task object with neither cmd nor pipeline, or both: error record, others run" {
 	run --separate-stderr ppool < <(printf '%s\n' '{"stdin":"x"}' '{"cmd":["true"]}' \
 		'{"cmd":["touch","made"],"pipeline":[["touch","made"]]}')
