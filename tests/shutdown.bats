@@ -153,6 +153,29 @@ load helpers
 	assert_no_process_left
 }
 
+@test "second SIGTERM with a reader that keeps up: every record arrives whole" {
+	# The stdout deadline once ran from the second signal, so a record
+	# printed when its task was SIGKILLed was cut after 64 KiB.
+	jq -nc --arg m "$MARKER" '{cmd: ["sh", "-c",
+		"trap \"\" TERM; head -c 2000000 /dev/zero | tr \"\\\\0\" a; : >started; sleep 100", $m]}' >in
+	mkfifo fifo
+	cat fifo >out &
+	local cat_pid=$!
+	"$PPOOL" --kill-after 1 <in >fifo 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid" "$cat_pid")
+	wait_until 10 test -e started
+	kill -TERM "$pid"
+	wait_until 10 signal_taken "$pid" 15
+	# The same signal within 50 ms of the first is the first again.
+	sleep 0.1
+	kill -TERM "$pid"
+	wait_exit "$pid" 20
+	assert_equal "$status" 143
+	wait "$cat_pid"
+	assert_equal "$(jq -c '[.ok, .signal, (.stdout | length)]' out)" '[false,"SIGKILL",2000000]'
+}
+
 @test "second SIGTERM: workers are killed, their tasks' records say so, exit 143" {
 	seq 3 >in
 	"$PPOOL" -j 1 -w "$(held_worker)" <in >out 2>err 3>&- &
