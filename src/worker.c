@@ -159,6 +159,12 @@ worker_unread(struct worker *w)
 static void
 worker_close_stdin(struct worker *w)
 {
+	/*
+	 * Closed by ppool (end of input, -r), it is the last look: a task
+	 * unread now and read later counts as unread.
+	 */
+	if (w->unread < 0)
+		worker_unread(w);
 	if (w->to_fd != -1)
 		close(w->to_fd);
 	w->to_fd = -1;
