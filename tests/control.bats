@@ -535,11 +535,7 @@ finished_alone() {
 	local pid=$!
 	BG_PIDS+=("$pid")
 	wait_until 10 test -e started
-	kill -TERM "$pid"
-	wait_until 10 signal_taken "$pid" 15
-	# The same signal within 50 ms of the first is the first again.
-	sleep 0.1
-	kill -TERM "$pid"
+	signal_twice "$pid" TERM
 	wait_exit "$pid" 20
 	assert_equal "$status" 143
 	assert_equal "$(jq -c '[.seq, .ok, .error, .exit, .signal]' out)" \

@@ -245,6 +245,16 @@ signal_taken() {
 	(((0x$pnd & bit) == 0 && (0x$shd & bit) == 0))
 }
 
+# signal_twice PID SIG: send SIG, wait until PID has taken it, then send it
+# again as a second signal: past the 50 ms within which ppool takes the
+# same signal again as an echo of the first (timeout(1) sends two).
+signal_twice() {
+	kill -"$2" "$1"
+	wait_until 10 signal_taken "$1" "$(kill -l "$2")"
+	sleep 0.1
+	kill -"$2" "$1"
+}
+
 # held_worker [N]: a worker that, on task N (default 1), creates $W/started
 # and waits for $W/go before it answers; it logs every task it gets to $W/got.
 held_worker() {

@@ -142,11 +142,7 @@ load helpers
 	BG_PIDS+=("$pid")
 	exec 5<fifo
 	wait_stalled "$pid" 60
-	kill -TERM "$pid"
-	wait_until 10 signal_taken "$pid" 15
-	# The same signal within 50 ms of the first is the first again.
-	sleep 0.1
-	kill -TERM "$pid"
+	signal_twice "$pid" TERM
 	wait_exit "$pid" 20
 	exec 5<&-
 	assert_equal "$status" 143
@@ -165,11 +161,7 @@ load helpers
 	local pid=$!
 	BG_PIDS+=("$pid" "$cat_pid")
 	wait_until 10 test -e started
-	kill -TERM "$pid"
-	wait_until 10 signal_taken "$pid" 15
-	# The same signal within 50 ms of the first is the first again.
-	sleep 0.1
-	kill -TERM "$pid"
+	signal_twice "$pid" TERM
 	wait_exit "$pid" 20
 	assert_equal "$status" 143
 	wait "$cat_pid"
@@ -182,11 +174,7 @@ load helpers
 	local pid=$!
 	BG_PIDS+=("$pid")
 	wait_until 10 test -e started
-	kill -TERM "$pid"
-	wait_until 10 signal_taken "$pid" 15
-	# The same signal within 50 ms of the first is the first again.
-	sleep 0.1
-	kill -TERM "$pid"
+	signal_twice "$pid" TERM
 	wait_exit "$pid" 20
 	assert_equal "$status" 143
 	assert_equal "$(head -1 out | jq -c '[.seq, .ok]')" '[1,false]'
