@@ -543,6 +543,26 @@ loop_other_running(const struct worker *w)
 }
 
 /*
+ * Let the task behind the retry at the head of the queue go first, when w,
+ * the worker the retry may not go to, may take it.  Return 1 if it did.
+ */
+static int
+loop_pass_retry(const struct worker *w)
+{
+	size_t		 next = (L.phead + 1) % L.cfg->window;
+	struct slot	*s;
+
+	if (L.plen < 2)
+		return 0;
+	s = L.pending[next];
+	if (s->attempts > 0 && s->worker == w->pid)
+		return 0;
+	L.pending[next] = L.pending[L.phead];
+	L.pending[L.phead] = s;
+	return 1;
+}
+
+/*
  * Give pending tasks to workers: to the least busy worker that takes one,
  * but to a new worker instead while every worker is busy and -j allows.
  */
@@ -570,12 +590,19 @@ loop_dispatch(void)
 		}
 		if (best == NULL) {
 			/*
-			 * A retry waits for another worker; when only the one
-			 * that failed it is left, that one is replaced.
+			 * A retry waits for another worker, and meanwhile the
+			 * one that failed it takes the next task; when only
+			 * that one is left, it is replaced.
 			 */
-			if (same != NULL && !loop_other_running(same))
+			if (same == NULL)
+				return;
+			if (!loop_other_running(same)) {
 				worker_close(same, L.now);
-			return;
+				return;
+			}
+			if (!loop_pass_retry(same))
+				return;
+			continue;
 		}
 		L.phead = (L.phead + 1) % L.cfg->window;
 		L.plen--;

@@ -316,6 +316,28 @@ held_tasks() {
 	assert_no_process_left
 }
 
+@test "worker mode --retries -j 2: while a retry waits for the other worker, the one that failed it goes on with the queue" {
+	# The retry at the head of the queue held every task behind it until
+	# the busy worker was free.
+	local w
+	w=$(worker 'while read -r x; do
+		case $x in
+		\"slow\") while [ ! -e "$W/go" ]; do sleep 0.05; done; echo "{\"result\": \"slow\"}" ;;
+		\"bad\") echo "{\"error\": \"transient\"}" ;;
+		*) echo "{\"result\": $x}" ;;
+		esac; done')
+	(echo '"slow"'; echo '"bad"'; seq 6) >in
+	"$PPOOL" -u -j 2 --envelope --retries 1 -w "$w" <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 20 at_least_lines out 6
+	: >go
+	wait_exit "$pid" 20
+	assert_equal "$status" 1
+	assert_equal "$(head -6 out | jq -c .result | tr '\n' ' ')" '1 2 3 4 5 6 '
+	assert_equal "$(jq -c 'select(.seq == 2) | [.ok, .attempts]' out)" '[false,2]'
+}
+
 @test "worker mode --retries -j 1: the worker that failed a task is retired, a fresh one retries it" {
 	local w
 	# Task 2's first attempt gets an --envelope error; the worker lives on,
