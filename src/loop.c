@@ -92,7 +92,7 @@ static struct {
 
 	int			 sigpipe[2];
 	int			 signo;		/* the first signal that stopped us */
-	double			 hurry_at;	/* when a second one came */
+	int			 hurry;		/* a second one came */
 	double			 drain_at;	/* ... and the children were gone */
 	int			 stopping;	/* read and start nothing more */
 	int			 fatal;
@@ -757,8 +757,7 @@ loop_read_signals(void)
 			loop_stop();
 			continue;
 		}
-		if (L.hurry_at == 0)
-			L.hurry_at = L.now;
+		L.hurry = 1;
 		spawn_signame(c, name, sizeof name);
 		snprintf(why, sizeof why, "ppool got a second signal (%s)",
 		    name);
@@ -846,7 +845,7 @@ loop_timers(void)
 	 * --kill-after seconds to take the rest: a stalled reader is not
 	 * waited for.
 	 */
-	if (L.hurry_at > 0 && L.drain_at == 0 && L.nworkers == 0 &&
+	if (L.hurry && L.drain_at == 0 && L.nworkers == 0 &&
 	    L.ncmds == 0)
 		L.drain_at = L.now;
 	if (L.drain_at > 0 && output_pending() && !L.stdout_gone &&

@@ -141,30 +141,20 @@ worker_send(struct worker *w, struct slot *s, double now)
 	s->start = now;
 }
 
-/*
- * Note how many bytes of its tasks a worker that is going away left
- * unread: still in its stdin pipe, or not yet written there.  Once ppool
- * has closed the pipe it cannot tell, and -1 stays.
- */
-static void
-worker_unread(struct worker *w)
-{
-	int	 n;
-
-	if (w->to_fd != -1 && ioctl(w->to_fd, FIONREAD, &n) == 0)
-		w->unread = n + (ssize_t)buf_used(&w->out);
-}
-
 /* Close the worker's stdin now: it gets no more tasks. */
 static void
 worker_close_stdin(struct worker *w)
 {
+	int	 n;
+
 	/*
-	 * Closed by ppool (end of input, -r), it is the last look: a task
-	 * unread now and read later counts as unread.
+	 * Note how many bytes of its tasks the worker left unread, still in
+	 * the pipe or not yet written there, for worker_give_back.  Closed
+	 * by ppool (end of input, -r), this is the last look: a task unread
+	 * now and read later counts as unread.
 	 */
-	if (w->unread < 0)
-		worker_unread(w);
+	if (w->to_fd != -1 && ioctl(w->to_fd, FIONREAD, &n) == 0)
+		w->unread = n + (ssize_t)buf_used(&w->out);
 	if (w->to_fd != -1)
 		close(w->to_fd);
 	w->to_fd = -1;
@@ -182,7 +172,6 @@ worker_lost_pipe(struct worker *w, double now, const char *what)
 	if (w->why[0] == '\0')
 		snprintf(w->why, sizeof w->why, "it closed its %s", what);
 	w->state = WORKER_CLOSING;
-	worker_unread(w);
 	worker_close_stdin(w);
 	if (w->deadline == 0 && w->next_sig == SIGTERM)
 		w->deadline = now + WORKER_GRACE;
@@ -462,7 +451,6 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	w->exited = 1;
 	while (w->from_fd != -1 && worker_read(w, cfg, now) == 1)
 		;
-	worker_unread(w);
 	worker_close_stdin(w);
 	*status = spawn_wait(w->pl);
 	/* Whatever it started dies with it: no process outlives its worker. */
