@@ -26,8 +26,10 @@
  * shell waiting for it (dash does not exec the last command by itself).
  * Then ppool's SIGTERM reaches the program, which gets its --kill-after
  * grace, dies with ppool (PR_SET_PDEATHSIG), and is named in its record
- * by the signal that killed it.  Anything else (a list, a pipeline, a
- * compound command, an assignment first, a builtin) is left as it is.
+ * by the signal that killed it.  Plain assignments first stay first
+ * ("LANG=C exec COMMAND": dash exports them to the program).  Anything
+ * else (a list, a pipeline, a compound command, quotes or expansions in
+ * an assignment, a builtin) is left as it is.
  */
 static const char *
 worker_text(const char *cmd)
@@ -42,28 +44,49 @@ worker_text(const char *cmd)
 		"type", "ulimit", "umask", "unalias", "unset", "until", "wait",
 		"while", "echo", "{", "}"
 	};
+#define WORD	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+		"0123456789_./+-"
+	static const char word[] = WORD, value[] = WORD ":=,@%";
+#undef WORD
 	static char	*text;
 	static const char *made_for;
-	const char	*p = cmd;
+	const char	*p = cmd, *name;
 	size_t		 n, i;
 
 	if (made_for == cmd)
 		return text;
+	if (strpbrk(p, ";&|()\n") != NULL)
+		return cmd;
 	while (*p == ' ' || *p == '\t')
 		p++;
-	n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789_./+-");
-	if (n == 0 || (p[n] != '\0' && p[n] != ' ' && p[n] != '\t') ||
-	    strpbrk(p, ";&|()\n") != NULL)
+	name = p;
+	for (;;) {
+		n = strspn(p, word);
+		if (p[n] != '=')
+			break;
+		/* NAME=VALUE, with nothing the shell would expand. */
+		if (n == 0 || strspn(p, "0123456789") > 0 ||
+		    strcspn(p, "-./+") < n)
+			return cmd;
+		n++;
+		n += strspn(p + n, value);
+		if (p[n] != ' ' && p[n] != '\t')
+			return cmd;
+		p += n;
+		while (*p == ' ' || *p == '\t')
+			p++;
+	}
+	if (n == 0 || (p[n] != '\0' && p[n] != ' ' && p[n] != '\t'))
 		return cmd;
 	for (i = 0; i < sizeof keep / sizeof keep[0]; i++) {
 		if (strlen(keep[i]) == n && strncmp(p, keep[i], n) == 0)
 			return cmd;
 	}
 	free(text);
-	text = xmalloc(strlen(p) + 6);
-	memcpy(text, "exec ", 5);
-	strcpy(text + 5, p);
+	text = xmalloc(strlen(name) + 6);
+	memcpy(text, name, p - name);
+	memcpy(text + (p - name), "exec ", 5);
+	strcpy(text + (p - name) + 5, p);
 	made_for = cmd;
 	return text;
 }

@@ -417,6 +417,25 @@ SHEOF
 	assert_no_process_left 10
 }
 
+@test "assignments before a simple -w command stay, and the program is still the worker (exec)" {
+	cat >w.sh <<'SHEOF'
+while read -r x; do
+	[ "$x" = 2 ] && kill -SEGV $$
+	echo "\"$FOO $BAR\""
+done
+SHEOF
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 -w "FOO=1  BAR=a:b/c=d sh w.sh $MARKER" <<<$'1\n2'
+	assert_equal "$status" 1
+	assert_equal "$(record 1 | jq -r .result)" "1 a:b/c=d"
+	# A shell in between would have said 'exited with status 139'.
+	assert_equal "$(record 2 | jq -r .error)" "worker killed by SIGSEGV"
+	# An expansion in the value: left to sh as it is, and still works.
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 -w "FOO=\$PWD sh w.sh $MARKER" <<<1
+	assert_success
+	assert_equal "$(record 1 | jq -r .result)" "$PWD "
+	assert_no_process_left
+}
+
 @test "a worker has only fds 0, 1 and 2 open" {
 	mkfifo fifo
 	# fd 7 is a stray descriptor ppool must not pass on.
