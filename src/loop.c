@@ -166,8 +166,10 @@ loop_signals(void)
 			continue;
 		sigaction(stops[i], &sa, NULL);
 	}
+	/* A failed write says why, rather than ending ppool; not in tasks. */
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGXFSZ, &sa, NULL);
 }
 
 /*
@@ -891,7 +893,7 @@ loop_finished(void)
 static int
 loop_exit_status(void)
 {
-	if (L.fatal || input_failed())
+	if (L.fatal || input_failed() || joblog_failed())
 		return EXIT_FATAL;
 	if (L.stdout_gone && L.gone_first)
 		return 128 + SIGPIPE;
@@ -1039,12 +1041,18 @@ loop_run(const struct config *cfg)
 	L.cfg = cfg;
 	L.jobs = host_slots() < SLOTS_MAX ? host_slots() : SLOTS_MAX;
 	L.busy = xcalloc(host_count(), sizeof *L.busy);
-	loop_signals();
-	loop_fd_budget();
-	spawn_init(L.sigpipe[1]);
+	/*
+	 * Opening -a FIFO waits for a writer, and reading a joblog may take
+	 * long: till they are done, nothing runs, and a signal's default
+	 * action ends ppool (a handler would only note it, and open() would
+	 * go on waiting).
+	 */
 	input_open(cfg);
 	output_init(cfg);
 	joblog_open(cfg);
+	loop_signals();
+	loop_fd_budget();
+	spawn_init(L.sigpipe[1]);
 	progress_init(cfg, loop_now(), cfg->progress ? input_count() : 0);
 	order_init(cfg->window, cfg->unordered);
 	L.slots = xcalloc_nofork(cfg->window, sizeof *L.slots);

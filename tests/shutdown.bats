@@ -118,6 +118,19 @@ load helpers
 	assert_no_process_left
 }
 
+@test "SIGTERM while -a FIFO waits for a writer: ppool exits 143 at once" {
+	mkfifo f
+	"$PPOOL" -a f -- echo "$MARKER" >out 2>err &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	# Blocked in open(2): a handler would only note the signal.
+	wait_until 10 grep -q wait_for_partner "/proc/$pid/wchan"
+	kill -TERM "$pid"
+	wait_exit "$pid" 10
+	assert_equal "$status" 143
+	assert_equal "$(cat out)" ""
+}
+
 @test "first SIGHUP is handled like SIGTERM: exit 129" {
 	seq 3 >in
 	"$PPOOL" -j 1 -w "$(held_worker)" <in >out 2>err 3>&- &
