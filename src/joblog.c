@@ -28,6 +28,7 @@ static struct {
 	struct joblog_entry	*old;		/* indexed by seq */
 	size_t			 nold;
 	int			 warned;	/* about a changed input */
+	int			 failed;	/* a line could not be written */
 	off_t			 end;		/* after its last whole line */
 	struct buf		 line;
 } jl = { .fd = -1 };
@@ -242,9 +243,28 @@ joblog_write(const struct slot *s)
 	buf_addc(&jl.line, '\t');
 	joblog_escape(&jl.line, buf_head(&s->task), buf_used(&s->task));
 	buf_addc(&jl.line, '\n');
-	n = write(jl.fd, jl.line.data, jl.line.len);
-	if (n != (ssize_t)jl.line.len && !jl.warned) {
-		warn("cannot write joblog %s", jl.cfg->joblog);
-		jl.warned = 1;
+	if (jl.failed)
+		return;
+	/* A short write says why only when the rest is tried. */
+	while (buf_used(&jl.line) > 0) {
+		if ((n = write(jl.fd, buf_head(&jl.line),
+		    buf_used(&jl.line))) == -1) {
+			if (errno == EINTR)
+				continue;
+			warnx("cannot write joblog %s: %s; it records no more "
+			    "tasks, so --resume would run those that finish "
+			    "from now on again", jl.cfg->joblog,
+			    strerror(errno));
+			jl.failed = 1;
+			return;
+		}
+		buf_consume(&jl.line, n);
 	}
+}
+
+/* Return 1 when a line could not be written to the joblog. */
+int
+joblog_failed(void)
+{
+	return jl.failed;
 }

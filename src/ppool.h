@@ -164,6 +164,7 @@ void	 joblog_open(const struct config *);
 void	 joblog_close(void);
 int	 joblog_skip(const struct slot *);
 void	 joblog_write(const struct slot *);
+int	 joblog_failed(void);
 
 /* json.c */
 #define JSON_DEPTH_MAX	512	/* deeper nesting is refused */

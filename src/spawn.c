@@ -197,9 +197,11 @@ spawn_child_setup(void *data)
 	/*
 	 * ppool's handlers must not run here (they write to its self-pipe);
 	 * a stop signal ignored when ppool started stays ignored, as with
-	 * xargs (nohup).
+	 * xargs (nohup).  SIGPIPE and SIGXFSZ, which ppool ignores, are
+	 * the task's to die of.
 	 */
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGXFSZ, SIG_DFL);
 	for (i = 0; i < sizeof stops / sizeof stops[0]; i++) {
 		if (sigaction(stops[i], NULL, &old) == 0 &&
 		    old.sa_handler != SIG_IGN)

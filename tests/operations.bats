@@ -330,6 +330,26 @@ EOF
 	assert_equal "$(tail -n 3 jl | cut -f 1,9 | sort -n | tr '\t\n' ', ')" '2,X 3,Y 5,e '
 }
 
+@test "a joblog that cannot be written: its reason, every record still printed, exit 255" {
+	# 'ulimit -f 1' lets a file grow to 1024 bytes: the header and a few
+	# lines.  ppool must not die of SIGXFSZ, nor blame a stale errno.
+	run --separate-stderr bash -c 'ulimit -f 1; seq 200 | "$0" -j 2 -o raw --joblog=jl -- echo' "$PPOOL"
+	assert_equal "$status" 255
+	assert_equal "$(printf '%s\n' "$output" | wc -l)" 200
+	assert_equal "$stderr" "ppool: cannot write joblog jl: File too large; it records no more tasks, so --resume would run those that finish from now on again"
+	# Said even after the warning about a changed input.
+	rm -f jl
+	run --separate-stderr ppool -L -o raw --joblog=jl -- echo <<<'a'
+	run --separate-stderr bash -c 'ulimit -f 1; { echo b; seq 2 200; } | "$0" -L -j 2 -o raw --joblog=jl --resume -- echo' "$PPOOL"
+	assert_equal "$status" 255
+	assert_equal "$(printf '%s\n' "$output" | wc -l)" 200
+	[[ $stderr == *"task 1 differs"*"cannot write joblog jl: File too large"* ]] || fail "stderr: $stderr"
+	# A task's own writes past the limit still end it with SIGXFSZ.
+	run --separate-stderr bash -c 'ulimit -f 1; echo x | "$0" -L -- sh -c "exec head -c 4096 /dev/zero >big"' "$PPOOL"
+	assert_equal "$status" 1
+	assert_equal "$(jq -r .error <<<"$output")" "killed by SIGXFSZ"
+}
+
 @test "--resume or --resume-failed without --joblog: usage error 255" {
 	run --separate-stderr ppool -L --resume -- true <<<'x'
 	assert_equal "$status" 255
