@@ -17,16 +17,18 @@
 
 /* What an earlier run's log says of one seq. */
 struct joblog_entry {
+	uint64_t	 seq;
 	uint64_t	 hash;		/* of the escaped task text */
-	unsigned char	 seen;
-	unsigned char	 ok;
+	size_t		 line;		/* the later line of a seq counts */
+	int		 ok;
 };
 
 static struct {
 	const struct config	*cfg;
 	int			 fd;
-	struct joblog_entry	*old;		/* indexed by seq */
+	struct joblog_entry	*old;		/* by seq, once read */
 	size_t			 nold;
+	size_t			 oldcap;
 	int			 warned;	/* about a changed input */
 	int			 failed;	/* a line could not be written */
 	off_t			 end;		/* after its last whole line */
@@ -69,6 +71,7 @@ joblog_hash(const char *p, size_t len)
 static void
 joblog_remember(char *line, size_t len)
 {
+	struct joblog_entry *e;
 	char		*field[9], *end = line + len, *p = line, *tab;
 	unsigned long long seq;
 	size_t		 n = 0, want;
@@ -88,27 +91,72 @@ joblog_remember(char *line, size_t len)
 	seq = strtoull(field[0], NULL, 10);
 	if (seq == 0 || errno != 0 || seq > (1ULL << 40))
 		return;	/* the header, or not ppool's */
-	if (seq >= jl.nold) {
-		want = jl.nold == 0 ? 1024 : jl.nold;
-		while (want <= seq)
-			want *= 2;
+	/* As many entries as lines, whatever the seqs say. */
+	if (jl.nold == jl.oldcap) {
+		want = jl.oldcap == 0 ? 1024 : jl.oldcap * 2;
 		jl.old = xreallocarray(jl.old, want, sizeof *jl.old);
-		memset(jl.old + jl.nold, 0, (want - jl.nold) * sizeof *jl.old);
-		jl.nold = want;
+		jl.oldcap = want;
 	}
-	jl.old[seq].seen = 1;
-	jl.old[seq].ok = strcmp(field[3], "0") == 0 &&
-	    strcmp(field[4], "0") == 0;
-	jl.old[seq].hash = joblog_hash(field[n - 1], end - field[n - 1]);
+	e = &jl.old[jl.nold];
+	e->seq = seq;
+	e->line = jl.nold++;
+	e->ok = strcmp(field[3], "0") == 0 && strcmp(field[4], "0") == 0;
+	e->hash = joblog_hash(field[n - 1], end - field[n - 1]);
 }
 
-/* Read an earlier log; a torn last line (no newline) is ignored. */
+/* Order entries by seq, and a seq's by line. */
+static int
+joblog_compare(const void *a, const void *b)
+{
+	const struct joblog_entry	*x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Sort the entries read, and keep the last line of each seq. */
 static void
-joblog_read(const char *path)
+joblog_index(void)
+{
+	size_t	 i, n = 0;
+
+	qsort(jl.old, jl.nold, sizeof *jl.old, joblog_compare);
+	for (i = 0; i < jl.nold; i++) {
+		if (n > 0 && jl.old[n - 1].seq == jl.old[i].seq)
+			n--;
+		jl.old[n++] = jl.old[i];
+	}
+	jl.nold = n;
+}
+
+/* The entry of seq, or NULL. */
+static const struct joblog_entry *
+joblog_find(uint64_t seq)
+{
+	size_t	 lo = 0, hi = jl.nold, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (jl.old[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < jl.nold && jl.old[lo].seq == seq ? &jl.old[lo] : NULL;
+}
+
+/*
+ * Read an earlier log; a torn last line (no newline) is ignored.  A line
+ * holds a task, escaped, and some figures: longer than that, the file is
+ * not a joblog (or not ppool's), and reading on would take all memory.
+ */
+static void
+joblog_read(const char *path, size_t max_line)
 {
 	struct buf	 b;
 	char		*line;
-	size_t		 len;
+	size_t		 len, cap = 2 * max_line + 256;
 	ssize_t		 n;
 	int		 fd;
 
@@ -126,11 +174,16 @@ joblog_read(const char *path)
 			joblog_remember(line, len);
 			jl.end += len + 1;
 		}
+		if (buf_used(&b) > cap)
+			errx(EXIT_FATAL, "joblog %s has a line longer than %zu "
+			    "bytes: is it a joblog? (give --resume another "
+			    "file)", path, cap);
 		if (n == 0)
 			break;
 	}
 	close(fd);
 	buf_free(&b);
+	joblog_index();
 }
 
 /*
@@ -148,7 +201,7 @@ joblog_open(const struct config *cfg)
 	if (cfg->joblog == NULL)
 		return;
 	if (cfg->resume)
-		joblog_read(cfg->joblog);
+		joblog_read(cfg->joblog, cfg->max_line);
 	else
 		flags |= O_TRUNC;
 	if ((jl.fd = open(cfg->joblog, flags, 0666)) == -1)
@@ -192,9 +245,8 @@ joblog_skip(const struct slot *s)
 {
 	const struct joblog_entry	*e;
 
-	if (!jl.cfg->resume || s->seq >= jl.nold || !jl.old[s->seq].seen)
+	if (!jl.cfg->resume || (e = joblog_find(s->seq)) == NULL)
 		return 0;
-	e = &jl.old[s->seq];
 	buf_reset(&jl.line);
 	joblog_escape(&jl.line, buf_head(&s->task), buf_used(&s->task));
 	if (e->hash != joblog_hash(jl.line.data, jl.line.len)) {

@@ -303,6 +303,29 @@ EOF
 	assert_file_not_exist ran
 }
 
+@test "--resume: memory follows the joblog's lines, not its largest seq; a file that is not a joblog is refused" {
+	# One line with seq 10^8: a table indexed by seq took 2 GB.
+	printf '1\t1.0\t0.1\t0\t0\t1\t-\t:\ta\n100000000\t1.0\t0.1\t0\t0\t1\t-\t:\tz\n' >jl
+	mkfifo f
+	"$PPOOL" -L -o raw --joblog=jl --resume -- echo <f >out 2>err &
+	local pid=$! hwm
+	BG_PIDS+=("$pid")
+	exec 8>f
+	printf '%s\n' a b >&8
+	wait_until 10 grep -qx b out
+	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+	exec 8>&-
+	wait_exit "$pid" 10
+	assert_equal "$status" 0
+	assert_equal "$(cat out)" b
+	((hwm < 100000)) || fail "peak RSS ${hwm} kB"
+	# /dev/zero has no newline: refused once a line outgrows any task's.
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -L --max-line 1000 --joblog=/dev/zero --resume -- echo <<<x
+	assert_equal "$status" 255
+	assert_output ''
+	assert_equal "$stderr" "ppool: joblog /dev/zero has a line longer than 2256 bytes: is it a joblog? (give --resume another file)"
+}
+
 @test "--resume reads a joblog written before the Host column (8 fields)" {
 	make_task_script
 	seq 4 >in
