@@ -284,17 +284,20 @@ command_remote(const struct job *job, const struct host *h,
 /*
  * Start the task's command on host h.  Return the running command, or NULL
  * when the task is already done: it could not run (its slot has the
- * error), or --dry-run only described it.
+ * error), or --dry-run only described it.  When later is not NULL and
+ * ppool is out of descriptors, return NULL with *later set instead, and
+ * the task untouched: it can start once another command is gone.
  */
 struct command *
 command_start(struct slot *s, const struct config *cfg, double now,
-    struct host *h)
+    struct host *h, int *later)
 {
 	struct command	*c;
+	struct host	*was = s->host;
 	struct job	 job;
 	char		 err[512];
 	int		 out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in = -1;
-	int		 n, saved;
+	int		 n, saved, defer = 0;
 
 	s->attempts++;
 	s->start = now;
@@ -319,9 +322,16 @@ command_start(struct slot *s, const struct config *cfg, double now,
 		return NULL;
 	}
 
-	if (spawn_pipe(out, 0) == -1 || spawn_pipe(errp, 0) == -1 ||
-	    (in = command_stdin(&job)) == -1)
+	/*
+	 * Its pipes and stdin, a pidfd a stage, and the pipe libpipeline
+	 * makes between two stages.
+	 */
+	if (spawn_reserve(5 + (int)job.nstages + 2) == -1 ||
+	    spawn_pipe(out, 0) == -1 || spawn_pipe(errp, 0) == -1 ||
+	    (in = command_stdin(&job)) == -1) {
+		defer = later != NULL && (errno == EMFILE || errno == ENFILE);
 		goto fail;
+	}
 
 	c = xcalloc(1, sizeof *c);
 	c->slot = s;
@@ -373,6 +383,12 @@ fail:
 	if (in != -1)
 		close(in);
 	resolve_free(&job);
+	if (defer) {
+		s->attempts--;
+		s->host = was;
+		*later = 1;
+		return NULL;
+	}
 	command_refuse(s, -1, "cannot start the command: %s",
 	    strerror(saved));
 	return NULL;

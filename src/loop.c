@@ -622,6 +622,7 @@ loop_dispatch_commands(void)
 	struct command	*c;
 	struct host	*h;
 	struct slot	*s;
+	int		 later = 0;
 
 	for (;;) {
 		loop_fail_bad_head();
@@ -629,9 +630,14 @@ loop_dispatch_commands(void)
 		    (h = loop_pick_host()) == NULL)
 			break;
 		s = L.pending[L.phead];
+		/* Out of descriptors: wait for a running command to end. */
+		c = command_start(s, L.cfg, L.now, h,
+		    L.ncmds > 0 ? &later : NULL);
+		if (later)
+			break;
 		L.phead = (L.phead + 1) % L.cfg->window;
 		L.plen--;
-		if ((c = command_start(s, L.cfg, L.now, h)) != NULL)
+		if (c != NULL)
 			L.cmds[L.ncmds++] = c;
 	}
 }

@@ -357,7 +357,7 @@ struct command {
 	char		 lost[384];	/* how its host failed, or "" */
 };
 struct command *command_start(struct slot *, const struct config *, double,
-	    struct host *);
+	    struct host *, int *);
 int	 command_read(struct command *, const struct config *, int);
 void	 command_kill(struct command *, double, const char *);
 double	 command_timer(struct command *, double);
@@ -368,6 +368,7 @@ void	 command_free(struct command *);
 /* spawn.c */
 #define SIGNAME_MAX	16	/* "SIGRTMIN+NN" and its NUL */
 int	 spawn_pipe(int [2], int);
+int	 spawn_reserve(int);
 int	 spawn_start(pipeline *, int, int, int, const struct job *, pid_t *,
 	    int *);
 int	 spawn_signal(int, pid_t, int);

@@ -98,6 +98,35 @@ spawn_init(int wake_fd)
 }
 
 /*
+ * Return 0 when n more descriptors can be opened now, or -1 with errno
+ * (EMFILE, ENFILE).  libpipeline exits the whole program when it cannot
+ * make the pipe between two stages: a pipeline starts only after this.
+ */
+int
+spawn_reserve(int n)
+{
+	int	 some[64], *fds = some, i, got = 0, saved = 0;
+
+	if (n > (int)(sizeof some / sizeof some[0]))
+		fds = xcalloc(n, sizeof *fds);
+	while (got < n) {
+		if ((fds[got] = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)) == -1) {
+			saved = errno;
+			break;
+		}
+		got++;
+	}
+	for (i = 0; i < got; i++)
+		close(fds[i]);
+	if (fds != some)
+		free(fds);
+	if (saved == 0)
+		return 0;
+	errno = saved;
+	return -1;
+}
+
+/*
  * Make a pipe for a child: both ends close on exec, and ppool's end (0:
  * ppool reads, 1: ppool writes) is non-blocking; the child's end stays
  * blocking, as ordinary programs expect.  Return 0, or -1 with errno.

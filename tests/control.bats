@@ -724,6 +724,23 @@ fd_warning() {
 	assert_no_process_left
 }
 
+@test "command mode, ulimit -n 64: pipelines of 10 stages, whose descriptors -j's budget does not count, all run" {
+	# libpipeline exits the whole program (2) when it cannot make the pipe
+	# between two stages; ppool's own pipes failed the task.  Each task
+	# now waits for descriptors that a running one gives back.
+	local cats i
+	cats=$(printf ',["cat"]%.0s' $(seq 9))
+	for i in $(seq 40); do
+		printf '{"pipeline":[["sh","-c","echo %s","%s"]%s]}\n' "$i" "$MARKER" "$cats"
+	done >tasks
+	run --separate-stderr bash -c 'ulimit -n 64 || exit 254; "$0" -j 100 <tasks' "$PPOOL"
+	assert_success
+	assert_seqs_in_order 40
+	assert_equal "$(jqo -c 'select(.ok and .stdout == "\(.seq)\n") | .seq' | wc -l)" 40
+	assert_equal "$stderr" "$PROG: $(fd_warning commands)"
+	assert_no_process_left
+}
+
 @test "a soft 'ulimit -n' that the hard limit allows to raise: raised quietly, all tasks run" {
 	(($(ulimit -Hn) >= 1024)) || skip "the hard limit of open files is below 1024"
 	run --separate-stderr limited 64 - -j 100 -w "$(cat_worker)"
