@@ -263,6 +263,22 @@ loop_task_done(struct slot *s)
 }
 
 /*
+ * A pending task the stopping run will not start: one that never ran
+ * prints no record; one waiting for a retry has failed, and says so.
+ */
+static void
+loop_drop(struct slot *s)
+{
+	if (s->attempts == 0)
+		s->skip = 1;
+	else {
+		task_fail(s, "not retried: ppool is stopping");
+		s->no_retry = 1;
+	}
+	loop_task_done(s);
+}
+
+/*
  * Take tasks from the buffered input while the window has room; note
  * whether more input must be read.  Return how many were taken.
  */
@@ -413,13 +429,10 @@ loop_task_unread(struct slot *s)
 {
 	s->attempts--;
 	task_retry(s);
-	if (L.stopping) {
-		/* Not started, and nothing starts now: no record, as loop_stop. */
-		s->skip = 1;
-		loop_task_done(s);
-		return;
-	}
-	loop_requeue(s);
+	if (L.stopping)
+		loop_drop(s);
+	else
+		loop_requeue(s);
 }
 
 /* Take w off its rung, if it is on one. */
@@ -720,7 +733,7 @@ loop_flush_stdout(void)
 	return n > 0;
 }
 
-/* Stop reading and starting tasks; tasks not yet started get no record. */
+/* Stop reading and starting tasks (see loop_drop for those pending). */
 static void
 loop_stop(void)
 {
@@ -731,8 +744,7 @@ loop_stop(void)
 		s = L.pending[L.phead];
 		L.phead = (L.phead + 1) % L.cfg->window;
 		L.plen--;
-		s->skip = 1;
-		loop_task_done(s);
+		loop_drop(s);
 	}
 }
 

@@ -206,6 +206,17 @@ load helpers
 	assert_equal "$(wc -l <starts)" 3
 }
 
+@test "a run that stops while tasks wait for a retry: each of them still gets its record" {
+	# They ran and failed once; the stop left them with no record at all.
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 4 --retries 3 \
+		-w "exec no-such-program-xyz $MARKER" < <(seq 4)
+	assert_equal "$status" 255
+	assert_seqs_in_order 4
+	assert_equal "$(jqo .ok | sort -u)" false
+	assert_equal "$(jqo -r .error | grep -vcx -e 'worker exited with status 127' -e 'not retried: ppool is stopping' -e 'worker killed: ppool is stopping')" 0
+	jqo -r .error | grep -qx 'not retried: ppool is stopping' || fail "$output"
+}
+
 @test "a task that kills every worker it meets (-j 1 --retries 3) fails alone; the run goes on" {
 	# Its retries go to fresh workers, which die before a reply: that says
 	# more of the task than of the worker command, and stops nothing.
