@@ -145,6 +145,37 @@ task_result(struct slot *s, size_t off, size_t len)
 }
 
 /*
+ * Find the member of an --envelope reply, an object with one "result" or
+ * one "error" (other members are the worker's own): set *error to 0 or 1,
+ * and *off and *n to its value.  Return -1 when the reply has neither, or
+ * more than one.
+ */
+static int
+task_envelope(const char *text, size_t len, int *error, size_t *off,
+    size_t *n)
+{
+	size_t	 pos = 0, key, klen, o, vl;
+	int	 found = 0, e;
+
+	if (json_check(text, len, NULL) != 0)
+		return -1;
+	while (json_object_next(text, len, &pos, &key, &klen, &o, &vl)) {
+		if (klen == 8 && memcmp(text + key, "\"result\"", 8) == 0)
+			e = 0;
+		else if (klen == 7 && memcmp(text + key, "\"error\"", 7) == 0)
+			e = 1;
+		else
+			continue;
+		if (found++ > 0)
+			return -1;
+		*error = e;
+		*off = o;
+		*n = vl;
+	}
+	return found == 1 ? 0 : -1;
+}
+
+/*
  * Take a worker's reply line for the task: the result, or with --envelope
  * the result or error inside it.  Raw output needs no JSON checks.
  */
@@ -154,6 +185,7 @@ task_reply(struct slot *s, const struct config *cfg, const char *line,
 {
 	const char	*text;
 	size_t		 off, n;
+	int		 error;
 
 	buf_reset(&s->reply);
 	buf_add(&s->reply, line, len);
@@ -170,20 +202,18 @@ task_reply(struct slot *s, const struct config *cfg, const char *line,
 	}
 
 	text = s->reply.data;
-	if (json_check(text, len, NULL) == 0) {
-		if (json_member(text, len, "result", &off, &n) == 0) {
+	if (task_envelope(text, len, &error, &off, &n) == 0) {
+		if (!error) {
 			s->res_off = off;
 			s->res_len = n;
 			return;
 		}
-		if (json_member(text, len, "error", &off, &n) == 0) {
-			s->ok = 0;
-			buf_reset(&s->error);
-			buf_add(&s->error, text + off, n);
-			s->error_json = (text[off] == '"');
-			s->has_result = 0;
-			return;
-		}
+		s->ok = 0;
+		buf_reset(&s->error);
+		buf_add(&s->error, text + off, n);
+		s->error_json = (text[off] == '"');
+		s->has_result = 0;
+		return;
 	}
 	task_fail(s, "reply is not an envelope ({\"result\": V} or "
 	    "{\"error\": V})");

@@ -339,6 +339,17 @@ load helpers
 	assert_equal "$(jqo .result)" 42
 }
 
+@test "--envelope: an object with both members, or with neither, is no envelope" {
+	# {"result":1,"error":2} was a success: "result" was looked up first.
+	printf '%s\n' '{"result":1,"error":2}' '{"error":2,"x":0,"result":1}' '{"result":1,"result":2}' \
+		'{}' '{"Result":1}' ' { "result" : [1, {"error": 2}] } ' >in
+	run --separate-stderr ppool -j 1 --envelope -w "$(cat_worker)" <in
+	assert_equal "$status" 5
+	assert_equal "$(jqo -c '[.seq, .ok]' | tr '\n' ' ')" '[1,false] [2,false] [3,false] [4,false] [5,false] [6,true] '
+	assert_equal "$(jqo -r 'select(.ok | not) | .error' | sort -u)" 'reply is not an envelope ({"result": V} or {"error": V})'
+	assert_equal "$(record 6 | jq -c .result)" '[1,{"error":2}]'
+}
+
 @test "-o raw prints the replies exactly" {
 	printf '%s\n' 1 '"x  y"' 12345678901234567890 '{"a": 1 , "b":[ ]}' '1.000000000000000000001' >in
 	run --separate-stderr ppool -j 3 -o raw -w "$(cat_worker)" <in
