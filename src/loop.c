@@ -8,6 +8,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -878,7 +879,7 @@ loop_timers(void)
 	if (next == 0)
 		return -1;
 	t = (next - L.now) * 1000.0 + 1;
-	return t < 0 ? 0 : (int)t;
+	return t < 0 ? 0 : t > INT_MAX ? INT_MAX : (int)t;
 }
 
 /* How many tasks are running now. */

@@ -204,10 +204,13 @@ parse_seconds(const char *name, const char *arg)
 	v = strtod(arg, &end);
 	if (arg[strspn(arg, "0123456789.")] != '\0' ||
 	    (dot != NULL && strchr(dot + 1, '.') != NULL) ||
-	    end == arg || *end != '\0' || errno == ERANGE || !(v > 0) ||
-	    v > 1e9)
+	    end == arg || *end != '\0' || !(v > 0) ||
+	    (errno == ERANGE && v < 1))
 		usage_error("%s wants a number of seconds above 0, not '%s'",
 		    name, arg);
+	if (v > 1e9)
+		usage_error("%s wants at most 1000000000 seconds (31 years), "
+		    "not '%s'", name, arg);
 	return v;
 }
 

@@ -151,9 +151,10 @@ resolve_options(const cJSON *obj, const char *text, size_t len,
 			return -1;
 	}
 	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "timeout")) != NULL) {
-		if (!cJSON_IsNumber(item) || item->valuedouble <= 0)
-			return resolve_error(err, size,
-			    "\"timeout\" must be a number of seconds above 0");
+		if (!cJSON_IsNumber(item) || !(item->valuedouble > 0) ||
+		    item->valuedouble > 1e9)
+			return resolve_error(err, size, "\"timeout\" must be "
+			    "a number of seconds above 0, at most 1000000000");
 		job->timeout = item->valuedouble;
 	}
 	if ((item = resolve_member(obj, text, len, "env", &raw,

@@ -185,6 +185,15 @@ assert_usage_error() {
 	run --separate-stderr ppool -t ' 1' -w cat </dev/null
 	assert_usage_error
 	assert_equal "${stderr_lines[0]}" "ppool: -t wants a number of seconds above 0, not ' 1'"
+	# Too large is not 'not above 0'.
+	run --separate-stderr ppool -t 99999999999999999999 -w cat </dev/null
+	assert_usage_error
+	assert_equal "${stderr_lines[0]}" "ppool: -t wants at most 1000000000 seconds (31 years), not '99999999999999999999'"
+	run --separate-stderr ppool --kill-after "1$(printf '0%.0s' $(seq 400))" -w cat </dev/null
+	assert_usage_error
+	[[ ${stderr_lines[0]} == "ppool: --kill-after wants at most 1000000000 seconds"* ]] || fail "$stderr"
+	run --separate-stderr ppool -t 1000000000 -w cat <<<'1'
+	assert_success
 	run --separate-stderr ppool -t 0.5 --kill-after 1 --retries 2 \
 	    --halt now,fail=10% -w cat <<<'1'
 	assert_success

@@ -313,14 +313,16 @@ print(json.dumps({"cmd": ["echo", "after"]}))' >in
 		'{"cmd":["touch","t10"],"env":{"A=B":"1"}}' \
 		'{"cmd":["touch","t11"],"stdin":5}' \
 		'{"cmd":["touch","t12"],"cwd":"afile"}' \
-		'{"cmd":["echo","ok"]}')
-	assert_failure 11
+		'{"cmd":["echo","ok"]}' \
+		'{"cmd":["touch","t14"],"timeout":1e10}')
+	assert_failure 12
 	assert_records_valid
-	assert_seqs_in_order 12
+	assert_seqs_in_order 13
 	assert_equal "$(jq -c 'select(.ok | not) | ((.error | type) == "string" and (.error | length) > 0)' <<<"$output" | sort -u)" true
 	assert_equal "$(record 12 | jq -c '[.ok, .stdout]')" '[true,"ok\n"]'
+	assert_equal "$(record 13 | jq -r .error)" '"timeout" must be a number of seconds above 0, at most 1000000000'
 	local n
-	for n in 6 7 8 9 10 11 12; do
+	for n in 6 7 8 9 10 11 12 14; do
 		assert_file_not_exists "t$n"
 	done
 }
