@@ -149,7 +149,7 @@ loop_signal(int sig)
 static void
 loop_signals(void)
 {
-	static const int	 stops[] = { SIGINT, SIGTERM, SIGHUP };
+	static const int	 stops[] = { SIGINT, SIGTERM, SIGHUP, SIGTSTP };
 	struct sigaction	 sa, old;
 	size_t			 i;
 
@@ -734,6 +734,44 @@ loop_flush_stdout(void)
 	return n > 0;
 }
 
+/* Send sig to the process group of every worker and command. */
+static void
+loop_signal_children(int sig)
+{
+	size_t	 i;
+
+	for (i = 0; i < L.nworkers; i++)
+		kill(-L.workers[i]->pid, sig);
+	for (i = 0; i < L.ncmds; i++)
+		kill(-L.cmds[i]->pgid, sig);
+}
+
+/*
+ * SIGTSTP (Ctrl-Z): the children run in process groups of their own,
+ * which the terminal does not reach.  Pass it on to them, stop, and once
+ * continued (fg, bg), continue them.  In an orphaned process group the
+ * kernel drops the stop, and the children go on at once.
+ */
+static void
+loop_pause(void)
+{
+	struct sigaction	 dfl, old;
+	sigset_t		 tstp, mask;
+
+	loop_signal_children(SIGTSTP);
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGTSTP, &dfl, &old);
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	sigprocmask(SIG_UNBLOCK, &tstp, &mask);
+	raise(SIGTSTP);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	sigaction(SIGTSTP, &old, NULL);
+	loop_signal_children(SIGCONT);
+}
+
 /* Stop reading and starting tasks (see loop_drop for those pending). */
 static void
 loop_stop(void)
@@ -771,6 +809,10 @@ loop_read_signals(void)
 	while (read(L.sigpipe[0], &c, 1) == 1) {
 		if (c == SIGCHLD) {
 			L.check_children = 1;
+			continue;
+		}
+		if (c == SIGTSTP) {
+			loop_pause();
 			continue;
 		}
 		if (L.signo == 0) {

@@ -215,7 +215,7 @@ spawn_exec(const char *file, char *const *argv)
 static void
 spawn_child_setup(void *data)
 {
-	static const int	 stops[] = { SIGINT, SIGTERM, SIGHUP };
+	static const int	 stops[] = { SIGINT, SIGTERM, SIGHUP, SIGTSTP };
 	struct spawn_hook	*h = data;
 	struct sigaction	 old;
 	sigset_t		 none;
@@ -325,6 +325,7 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd,
 	sigaddset(&chld, SIGINT);
 	sigaddset(&chld, SIGTERM);
 	sigaddset(&chld, SIGHUP);
+	sigaddset(&chld, SIGTSTP);
 	sigprocmask(SIG_BLOCK, &chld, &old);
 	pipeline_start(p);
 	if (spawn_no_pidfd)

@@ -131,6 +131,34 @@ load helpers
 	assert_equal "$(cat out)" ""
 }
 
+# stopped PID...: true when every PID is stopped (state T).
+stopped() {
+	local pid
+	for pid in "$@"; do
+		[[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) == T ]] || return 1
+	done
+}
+
+@test "SIGTSTP (Ctrl-Z) stops the tasks too, and SIGCONT continues them" {
+	# They run in process groups of their own, which the terminal's
+	# SIGTSTP does not reach: they ran on while ppool was stopped.
+	seq 2 | "$PPOOL" -j 2 -- sh -c ': >started.$0; until [ -e go ]; do sleep 0.05; done' "{}" "$MARKER" >out 2>err &
+	local pid=$! kids
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started.1 -a -e started.2
+	kids=$(pgrep -P "$pid" | tr '\n' ' ')
+	assert_equal "$(wc -w <<<"$kids")" 2
+	kill -TSTP "$pid"
+	# shellcheck disable=SC2086	# a list of pids
+	wait_until 10 stopped "$pid" $kids
+	touch go
+	kill -CONT "$pid"
+	wait_exit "$pid" 20
+	assert_equal "$status" 0
+	assert_equal "$(jq -c '[.seq, .ok]' out | tr '\n' ' ')" '[1,true] [2,true] '
+	assert_no_process_left
+}
+
 @test "first SIGHUP is handled like SIGTERM: exit 129" {
 	seq 3 >in
 	"$PPOOL" -j 1 -w "$(held_worker)" <in >out 2>err 3>&- &
