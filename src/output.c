@@ -46,21 +46,39 @@ output_restore(void)
 }
 
 /*
+ * Make stdout a non-blocking description of ppool's own of the same file.
+ * Return 0, or -1 when it cannot be opened anew.
+ */
+static int
+output_reopen(void)
+{
+	int	 fd;
+
+	if ((fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if (dup2(fd, STDOUT_FILENO) == -1)
+		err(EXIT_FATAL, "cannot replace stdout");
+	close(fd);
+	return 0;
+}
+
+/*
  * Prepare stdout.  Writing to a pipe or socket must not block, so that a
  * slow reader stalls only the writing, never the loop.  O_NONBLOCK on the
  * description ppool was given would reach whoever shares it (stderr after
  * 2>&1, workers, the shell), whose writes would then fail with EAGAIN: a
  * socket (systemd's journal) is written with MSG_DONTWAIT instead, and a
- * pipe is opened anew through /proc for a description of ppool's own.
+ * pipe or a terminal is opened anew through /proc for a description of
+ * ppool's own (a terminal waits on its reader too: Ctrl-S, a stalled ssh).
  * Only a pipe without /proc (or '1<>fifo') gets the flag on the shared
- * description, removed at exit.  A terminal or a file stays blocking:
- * writes to them do not wait on another program.
+ * description, removed at exit; a terminal without it stays blocking, as
+ * a file does, whose writes wait on no other program.
  */
 void
 output_init(const struct config *cfg)
 {
 	struct stat	 sb;
-	int		 fd;
 
 	out.cfg = cfg;
 	buf_init(&out.buf);
@@ -68,19 +86,17 @@ output_init(const struct config *cfg)
 		err(EXIT_FATAL, "stdout is not open");
 	if (S_ISSOCK(sb.st_mode))
 		out.sock = 1;
+	if (isatty(STDOUT_FILENO)) {
+		(void)output_reopen();
+		return;
+	}
 	if (!S_ISFIFO(sb.st_mode))
 		return;
 	if ((out.flags = fcntl(STDOUT_FILENO, F_GETFL)) == -1)
 		err(EXIT_FATAL, "cannot read the flags of stdout");
 	/* Not '1<>fifo': ppool's own end may be the fifo's only reader. */
-	if (S_ISFIFO(sb.st_mode) && (out.flags & O_ACCMODE) == O_WRONLY &&
-	    (fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK |
-	    O_CLOEXEC)) != -1) {
-		if (dup2(fd, STDOUT_FILENO) == -1)
-			err(EXIT_FATAL, "cannot replace stdout");
-		close(fd);
+	if ((out.flags & O_ACCMODE) == O_WRONLY && output_reopen() == 0)
 		return;
-	}
 	if (fcntl(STDOUT_FILENO, F_SETFL, out.flags | O_NONBLOCK) == -1)
 		err(EXIT_FATAL, "cannot make stdout non-blocking");
 	out.changed = 1;

@@ -192,6 +192,46 @@ held_tasks() {
 	assert_no_process_left
 }
 
+@test "stdout a terminal nobody reads (Ctrl-S, a stalled ssh): -t still stops a task on time" {
+	# ppool waited in write(2) on the terminal, and no timer ran.
+	local pad
+	pad=$(printf 'x%.0s' $(seq 200))
+	{
+		echo '{"cmd":["sleep","322"],"id":"'"$MARKER"'"}'
+		seq 3000 | sed 's/.*/{"cmd":["true"],"id":"'"$pad"'"}/'
+	} >tasks
+	run python3 - "$PPOOL" <<'PYEOF'
+import os, pty, subprocess, sys, time
+m, s = pty.openpty()
+p = subprocess.Popen([sys.argv[1], "-u", "-j", "2", "-t", "1", "--joblog=jl"],
+                     stdin=open("tasks"), stdout=s, stderr=subprocess.DEVNULL)
+os.close(s)
+# The terminal is not read until the joblog has task 1's line.
+end = time.time() + 10
+logged = False
+while not logged and time.time() < end:
+    with open("jl") if os.path.exists("jl") else open(os.devnull) as f:
+        logged = any(l.startswith("1\t") for l in f)
+    time.sleep(0.05)
+data = b""
+while True:
+    try:
+        d = os.read(m, 65536)
+    except OSError:
+        break
+    if not d:
+        break
+    data += d
+p.wait()
+first = [l for l in data.decode().splitlines() if l.startswith('{"seq":1,')]
+print("logged" if logged else "not logged", p.returncode)
+print(first[0] if first else "no record")
+PYEOF
+	assert_success
+	assert_line --index 0 "logged 1"
+	assert_equal "$(jq -r .error <<<"${lines[1]}")" "timed out after 1 s"
+}
+
 @test "command mode -t --retries 1: a task that timed out runs again" {
 	local s
 	s=$(marked sleep)
