@@ -105,12 +105,22 @@ input_failed(void)
 	return in.failed;
 }
 
-/* Return 1 when byte c leaves a task blank: JSON's white space, else none. */
+/*
+ * Return 1 when byte c leaves a task blank: JSON's white space; with -L
+ * spaces, tabs and carriage returns, as xargs ignores a blank line; with
+ * -0 none, since a file name may be all spaces.
+ */
 static int
 input_space(char c)
 {
-	return in.cfg->input_format == INPUT_JSON &&
-	    (c == ' ' || c == '\t' || c == '\r' || c == '\n');
+	switch (in.cfg->input_format) {
+	case INPUT_JSON:
+		return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+	case INPUT_LINES:
+		return c == ' ' || c == '\t' || c == '\r';
+	default:
+		return 0;
+	}
 }
 
 /* Return 1 when a task of len bytes is blank and so not a task at all. */

@@ -31,12 +31,21 @@ logging_worker() {
 	assert_equal "$(jqo .result)" 'a b'
 }
 
-@test "-L: empty lines are skipped, a line of spaces is a task" {
-	printf 'a\n\n \nb\n\n' >in
+@test "-L: blank lines are skipped, empty or of spaces, tabs and CRs, as the contract says" {
+	# A line of spaces was a task: 'ppool -L -- rm {}' would run rm '   '.
+	printf 'a\n\n \n \t\r\nb\n\n' >in
 	run --separate-stderr ppool -j 1 -L -w "$(logging_worker)" <in
 	assert_success
+	assert_seqs_in_order 2
+	printf 'a\nb\n' | cmp - got
+}
+
+@test "-0: a record of spaces is a task (a file name may be that); an empty one is skipped" {
+	printf 'a\0\0  \0b\0' >in
+	run --separate-stderr ppool -j 1 -0 -w "$(logging_worker)" <in
+	assert_success
 	assert_seqs_in_order 3
-	printf 'a\n \nb\n' | cmp - got
+	printf 'a\n  \nb\n' | cmp - got
 }
 
 @test "-0: NUL-separated tasks" {
