@@ -164,6 +164,29 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += n;
 }
 
+/*
+ * Append len bytes of text on one line: newlines, tabs and the other
+ * control characters written as \n, \t and \xHH.
+ */
+void
+buf_add_line(struct buf *b, const char *text, size_t len)
+{
+	size_t		 i;
+	unsigned char	 c;
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)text[i];
+		if (c == '\n')
+			buf_add(b, "\\n", 2);
+		else if (c == '\t')
+			buf_add(b, "\\t", 2);
+		else if (c < 0x20 || c == 0x7f)
+			buf_printf(b, "\\x%02x", c);
+		else
+			buf_addc(b, (char)c);
+	}
+}
+
 /* Mark n unconsumed bytes as consumed. */
 void
 buf_consume(struct buf *b, size_t n)

@@ -320,14 +320,13 @@ output_json(struct buf *b, const struct slot *s)
 /*
  * Tell stderr why a task failed, for raw output, on one line: a worker's
  * error string (--envelope) as the string itself, without its JSON quotes,
- * its control characters written as \n, \t or \xHH.
+ * its control characters written as \n, \t or \xHH; then more, unless
+ * NULL or empty, after a semicolon.
  */
 void
-output_warn_task(const struct slot *s)
+output_warn_task(const struct slot *s, const char *more)
 {
 	struct buf	 b, line;
-	size_t		 i;
-	unsigned char	 c;
 
 	buf_init(&b);
 	buf_init(&line);
@@ -336,17 +335,9 @@ output_warn_task(const struct slot *s)
 		    &b);
 	else
 		buf_add(&b, buf_head(&s->error), buf_used(&s->error));
-	for (i = 0; i < buf_used(&b); i++) {
-		c = (unsigned char)buf_head(&b)[i];
-		if (c == '\n')
-			buf_add(&line, "\\n", 2);
-		else if (c == '\t')
-			buf_add(&line, "\\t", 2);
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(&line, "\\x%02x", c);
-		else
-			buf_addc(&line, (char)c);
-	}
+	buf_add_line(&line, buf_head(&b), buf_used(&b));
+	if (more != NULL && *more != '\0')
+		buf_printf(&line, "; %s", more);
 	fprintf(stderr, "ppool: task %llu: %.*s\n",
 	    (unsigned long long)s->seq, (int)buf_used(&line), buf_head(&line));
 	buf_free(&line);
@@ -357,6 +348,8 @@ output_warn_task(const struct slot *s)
 void
 output_record(struct slot *s)
 {
+	char	 cut[96] = "";
+
 	if (s->skip)
 		return;
 	if (out.cfg->output_format == OUTPUT_JSON || out.cfg->dry_run) {
@@ -364,6 +357,12 @@ output_record(struct slot *s)
 		return;
 	}
 	if (out.cfg->worker_cmd == NULL) {
+		/* One line of ppool's for the task, whatever went wrong. */
+		if (s->out_trunc || s->err_trunc)
+			snprintf(cut, sizeof cut, "%s cut at --max-output (%zu "
+			    "bytes)", s->out_trunc ? (s->err_trunc ?
+			    "stdout and stderr" : "stdout") : "stderr",
+			    out.cfg->max_output);
 		/* A command's own stderr goes to ppool's, as with xargs. */
 		if (buf_used(&s->errout) > 0)
 			fwrite(buf_head(&s->errout), 1, buf_used(&s->errout),
@@ -372,21 +371,19 @@ output_record(struct slot *s)
 		if (s->err_trunc && buf_used(&s->errout) > 0 &&
 		    buf_head(&s->errout)[buf_used(&s->errout) - 1] != '\n')
 			fputc('\n', stderr);
-		if (s->ok)
+		if (!s->ok)
+			output_warn_task(s, cut);
+		else {
 			buf_add(&out.buf, buf_head(&s->reply),
 			    buf_used(&s->reply));
-		else
-			output_warn_task(s);
-		if (s->out_trunc || s->err_trunc)
-			fprintf(stderr, "ppool: task %llu: %s cut at "
-			    "--max-output (%zu bytes)\n",
-			    (unsigned long long)s->seq, s->out_trunc ?
-			    (s->err_trunc ? "stdout and stderr" : "stdout") :
-			    "stderr", out.cfg->max_output);
+			if (*cut != '\0')
+				fprintf(stderr, "ppool: task %llu: %s\n",
+				    (unsigned long long)s->seq, cut);
+		}
 		return;
 	}
 	if (!s->ok) {
-		output_warn_task(s);
+		output_warn_task(s, NULL);
 		return;
 	}
 	buf_add(&out.buf, s->reply.data + s->res_off, s->res_len);

@@ -121,6 +121,7 @@ void	 buf_add_uint(struct buf *, uint64_t);
 size_t	 buf_uint_text(char *, uint64_t);
 void	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	 buf_add_line(struct buf *, const char *, size_t);
 void	 buf_consume(struct buf *, size_t);
 void	 buf_shrink(struct buf *, size_t);
 char	*buf_frame(struct buf *, int, size_t *);
@@ -269,7 +270,7 @@ int	 output_pending(void);
 void	 output_record(struct slot *);
 ssize_t	 output_flush(void);
 int	 output_fd(void);
-void	 output_warn_task(const struct slot *);
+void	 output_warn_task(const struct slot *, const char *);
 
 /* progress.c */
 void	 progress_init(const struct config *, double, uint64_t);

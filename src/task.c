@@ -77,8 +77,9 @@ task_fail(struct slot *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* One line, though a name or a path in it holds a newline. */
 	buf_reset(&s->error);
-	buf_addstr(&s->error, msg);
+	buf_add_line(&s->error, msg, strlen(msg));
 	s->error_json = 0;
 	s->ok = 0;
 	s->state = SLOT_DONE;

@@ -517,7 +517,8 @@ print(len(recs), r["ok"], len(r["stdout"]), len(r["stderr"]), set(r["stdout"]), 
 	assert_equal "$stderr" "$(printf '%s\n' oop 'ppool: task 1: stdout and stderr cut at --max-output (3 bytes)')"
 	run --separate-stderr ppool -o raw --max-output 3 <<<'{"cmd":"printf %s looooop >&2; exit 3"}'
 	assert_failure 1
-	assert_equal "$stderr" "$(printf '%s\n' loo 'ppool: task 1: exited with status 3' 'ppool: task 1: stderr cut at --max-output (3 bytes)')"
+	# A failed task: one line of ppool's, as the contract says.
+	assert_equal "$stderr" "$(printf '%s\n' loo 'ppool: task 1: exited with status 3; stderr cut at --max-output (3 bytes)')"
 }
 
 @test "--max-output with suffixes M" {
@@ -568,6 +569,19 @@ print("ok")'
 
 # ---------------------------------------------------------------------------
 # Failing to start
+
+@test "an error is one line, though the name or path it quotes holds a newline" {
+	# The contract: "error": a one-line human explanation.
+	run --separate-stderr ppool -j 1 < <(printf '%s\n' \
+		'{"cmd":["true"],"cwd":"no\nsuch"}' \
+		'{"cmd":["no\nsuch\tprog"]}')
+	assert_equal "$status" 2
+	assert_equal "$(record 1 | jq -r .error)" "cwd 'no\\nsuch': No such file or directory"
+	assert_equal "$(record 2 | jq -r .error)" 'no\nsuch\tprog: command not found (a shell command line as one word? run it with sh -c)'
+	run --separate-stderr ppool -j 1 -0 -o raw -- "x{}" < <(printf 'a\nb\0')
+	assert_equal "$status" 1
+	assert_equal "$stderr" 'ppool: task 1: xa\nb: command not found'
+}
 
 @test "a missing program: 'NAME: command not found', exit 127, the run goes on" {
 	run --separate-stderr ppool -j 1 < <(printf '%s\n' \
