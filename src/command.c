@@ -323,12 +323,12 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	}
 
 	/*
-	 * Its pipes and stdin, a pidfd a stage, and the pipe libpipeline
-	 * makes between two stages.
+	 * Its pipes and stdin; then room for a pidfd a stage, and for the
+	 * pipe libpipeline makes between two stages.
 	 */
-	if (spawn_reserve(5 + (int)job.nstages + 2) == -1 ||
-	    spawn_pipe(out, 0) == -1 || spawn_pipe(errp, 0) == -1 ||
-	    (in = command_stdin(&job)) == -1) {
+	if (spawn_pipe(out, 0) == -1 || spawn_pipe(errp, 0) == -1 ||
+	    (in = command_stdin(&job)) == -1 ||
+	    spawn_reserve((int)job.nstages + (job.nstages > 1 ? 2 : 0)) == -1) {
 		defer = later != NULL && (errno == EMFILE || errno == ENFILE);
 		goto fail;
 	}
