@@ -219,3 +219,133 @@ assert_usage_error() {
 	assert_equal "$output" ""
 	[[ $stderr == "ppool: "*no-such-file* ]] || fail "stderr: $stderr"
 }
+
+# make_gate: write gate.sh, a command-mode task run as `sh gate.sh MARKER N`:
+# task N writes to seen.N how many tasks had finished when it started,
+# creates started.N, waits for the file "go", then creates done.N.
+make_gate() {
+	cat >gate.sh <<'EOF_GATE'
+n=0
+for f in done.*; do [ -e "$f" ] && n=$((n + 1)); done
+echo "$n" >"seen.$2"
+: >"started.$2"
+while [ ! -e go ]; do sleep 0.05; done
+: >"done.$2"
+EOF_GATE
+}
+
+# started_at_least N: N tasks of gate.sh or more have started.
+started_at_least() {
+	local f n=0
+	for f in started.*; do
+		[[ -e $f ]] && n=$((n + 1))
+	done
+	((n >= $1))
+}
+
+# started_or_exited N PID: N tasks of gate.sh have started, or ppool is gone.
+started_or_exited() {
+	started_at_least "$1" || exited "$2"
+}
+
+# gated N WANT OPTION...: run N gate.sh tasks with OPTIONs, and check that
+# exactly WANT ran at once: WANT of them start, ppool then has WANT
+# children, and each task after the first WANT started only once another
+# had finished.  Events, not timing: a task holds its slot until the test
+# creates "go".
+gated() {
+	local n=$1 want=$2 pid kid i
+	shift 2
+	make_gate
+	seq "$n" >in
+	timeout -k 5 60 "$PPOOL" "$@" -- sh gate.sh "$MARKER" <in >out 2>err 3>&- &
+	pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 30 started_or_exited "$want" "$pid"
+	if exited "$pid"; then
+		wait_exit "$pid" 1
+		fail "ppool exited ($status) before $want tasks ran: $(cat err)"
+	fi
+	# ppool starts every task it has a slot for at once (its input is
+	# a file, read whole): one too many would be running by now.
+	kid=$(pgrep -P "$pid")
+	assert_equal "$(pgrep -c -P "$kid")" "$want"
+	: >go
+	wait_exit "$pid" 30
+	assert_equal "$status" 0
+	assert_equal "$(jq -c '.seq' out | wc -l)" "$n"
+	for ((i = 1; i <= n; i++)); do
+		if ((i <= want)); then
+			assert_equal "$(cat "seen.$i")" 0
+		else
+			(($(cat "seen.$i") >= 1)) || fail "task $i started while $want others still ran"
+		fi
+	done
+	assert_no_process_left
+}
+
+@test "-j defaults to the online CPUs: of N+1 tasks, N run at once" {
+	# Online CPUs as sysconf counts them, which is what the contract says;
+	# nproc(1) would honour the CPU affinity and OMP_NUM_THREADS too.
+	local n
+	n=$(getconf _NPROCESSORS_ONLN)
+	((n >= 1))
+	gated $((n + 1)) "$n"
+}
+
+@test "-P N is -j N: -P 1 runs one task at a time, -P N+1 runs N+1 at once" {
+	# N+1 differs from the default (N online CPUs), so an ignored -P
+	# shows on any machine; -P 1 shows it on one with several CPUs.
+	local n
+	n=$(getconf _NPROCESSORS_ONLN)
+	gated 2 1 -P 1
+	rm -f seen.* started.* done.* go
+	gated $((n + 1)) $((n + 1)) -P $((n + 1))
+}
+
+@test "the long options --verbose, --timeout=, --worker= and --worker, --unordered, --jobs= have their effect" {
+	# Accepting them is not enough: each is checked by what it does.
+	local n
+	n=$(getconf _NPROCESSORS_ONLN)
+
+	# --verbose: the summary line on stderr.
+	run --separate-stderr timeout -k 5 30 "$PPOOL" --verbose -w "$(cat_worker)" <<<'1'
+	assert_success
+	assert_regex "$stderr" '^ppool: 1 tasks, 0 failed, 0 retried, [0-9]+\.[0-9]{3} s, [0-9]+\.[0-9] tasks/s$'
+
+	# --timeout=SECS: a task that would sleep 100 s is stopped.
+	local s
+	s=$BATS_TEST_TMPDIR/sleep-$MARKER
+	ln -s "$(command -v sleep)" "$s"
+	run --separate-stderr timeout -k 5 30 "$PPOOL" --timeout=0.5 -- "$s" <<<'100'
+	assert_equal "$status" 1
+	assert_equal "$(jqo -c '[.ok, .error, .signal]')" '[false,"timed out after 0.5 s","SIGTERM"]'
+
+	# --worker=CMD and --worker CMD: worker mode (the reply is the result,
+	# the record names the worker); in command mode, 7 would be no task.
+	run --separate-stderr timeout -k 5 30 "$PPOOL" "--worker=$(cat_worker)" <<<'7'
+	assert_success
+	assert_equal "$(jqo -c '[.ok, .result, (.worker | type)]')" '[true,7,"number"]'
+	run --separate-stderr timeout -k 5 30 "$PPOOL" --worker "$(cat_worker)" <<<'7'
+	assert_success
+	assert_equal "$(jqo -c '[.ok, .result, (.worker | type)]')" '[true,7,"number"]'
+
+	# --unordered: task 1 waits (20 s at most) until task 2's record is
+	# out, which only completion order allows.
+	cat >order.sh <<'SH'
+if [ "$2" = 1 ]; then
+	i=0
+	until grep -q '"seq":2,' out || [ "$i" -ge 400 ]; do sleep 0.05; i=$((i + 1)); done
+fi
+SH
+	seq 2 >in
+	local st=0
+	timeout -k 5 30 "$PPOOL" --unordered -j 2 -- sh order.sh "$MARKER" <in >out 2>err || st=$?
+	assert_equal "$st" 0
+	assert_equal "$(jq .seq out | tr '\n' ' ')" '2 1 '
+
+	# --jobs=N: one at a time, then N+1 (not the default N) at once.
+	gated 2 1 --jobs=1
+	rm -f seen.* started.* done.* go
+	gated $((n + 1)) $((n + 1)) --jobs=$((n + 1))
+}

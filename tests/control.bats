@@ -3,7 +3,8 @@
 # --kill-after, --retries, --halt, SIGTERM/SIGINT, file-descriptor limits,
 # misbehaving workers.  Every test also checks that no process of the run is
 # left.  Signals are sent after an event (a file a task creates), never after
-# a fixed sleep, and no test asserts on timing.
+# a fixed sleep, and no test asserts on timing, but for the default of
+# --kill-after, whose bounds are wide enough for a loaded machine.
 
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
@@ -125,6 +126,25 @@ held_tasks() {
 	assert_equal "$(record 1 | jq -c '[.ok, .error, .exit, .signal]')" \
 		'[false,"timed out after 0.5 s",null,"SIGKILL"]'
 	assert_equal "$(record 2 | jq .ok)" true
+	assert_no_process_left
+}
+
+@test "command mode: --kill-after defaults to 2 s" {
+	# The one timing assertion here: SIGTERM at 0.5 s, ignored, then the
+	# SIGKILL of the default --kill-after 2 s later, so about 2500 ms.  It
+	# cannot come sooner; 8 s is slack for a loaded machine, and still
+	# fails a default of 10 s (or of 1 s below).
+	local s
+	s=$(marked sleep)
+	shtask 'trap "" TERM; "$1" 100' "$s" >in
+	run --separate-stderr timeout -k 5 30 "$PPOOL" -t 0.5 <in
+	assert_equal "$status" 1
+	assert_equal "$(record 1 | jq -c '[.ok, .error, .exit, .signal]')" \
+		'[false,"timed out after 0.5 s",null,"SIGKILL"]'
+	local ms
+	ms=$(jqo .ms)
+	awk -v m="$ms" 'BEGIN { exit !(m >= 2400 && m < 8000) }' ||
+		fail "killed after $ms ms, not about 2500"
 	assert_no_process_left
 }
 

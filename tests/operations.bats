@@ -164,6 +164,22 @@ two\r'
 	assert_equal "$(jqo -r .error)" "timed out after 0.3 s"
 }
 
+@test "\"ms\" and the joblog's Runtime are the task's elapsed time: sleep 0.3 takes 300 ms or more" {
+	# The lower bounds cannot fail: the task cannot be over before its
+	# sleep is.  The upper ones are loose, for a loaded machine; they
+	# catch a time in the wrong unit (seconds, microseconds).
+	run --separate-stderr timeout -k 5 30 "$PPOOL" --joblog=jl -- sleep <<<'"0.3"'
+	assert_success
+	assert_records_valid
+	assert_equal "$(jqo -c '[.seq, .ok, .exit]')" '[1,true,0]'
+	local ms runtime
+	ms=$(jqo .ms)
+	awk -v m="$ms" 'BEGIN { exit !(m >= 300 && m < 30000) }' || fail "ms is $ms"
+	assert_joblog_line_shape jl
+	runtime=$(fields jl 3)
+	awk -v r="$runtime" 'BEGIN { exit !(r >= 0.3 && r < 30) }' || fail "Runtime is $runtime"
+}
+
 @test "a run without --resume starts the joblog afresh" {
 	seq 5 >in
 	run --separate-stderr ppool -L -o raw --joblog=jl -- true <in
@@ -471,4 +487,24 @@ pane_shows() {
 	# 3 tasks among 6 lines; then 4 tasks, 3 of them done before: 1 to run
 	[[ $pane == *"[####################] 3/3"* ]] || fail "pane: $pane"
 	[[ $pane == *"[####################] 1/1"* ]] || fail "pane: $pane"
+}
+
+@test "--progress in a terminal: the failed count and the rate of a run with failures" {
+	command -v tmux >/dev/null || skip "tmux is not installed (apt-get install tmux)"
+	# Tasks 2 and 5 of 6 fail.  The last line is drawn at the end of the
+	# run, so its counts are exact; its rate is done / elapsed, 6 tasks in
+	# at most the 35 s that timeout allows, so 0.2/s or more, never 0.0.
+	printf '%s\n' 0 1 0 0 1 0 >tasks
+	TMUX_SOCKET=$BATS_TEST_TMPDIR/tmux.sock
+	local cmd
+	cmd=$(printf '%q ' timeout -k 5 30 "$PPOOL" --progress -a "$BATS_TEST_TMPDIR/tasks" -j 2 -- sh -c 'exit $1' "$MARKER")
+	tmux -S "$TMUX_SOCKET" -f /dev/null new-session -d -s ops -x 200 -y 10 \
+		"$cmd > /dev/null; echo finished \$?; sleep 60" 3>&-
+	wait_until 30 pane_shows finished
+	local pane line
+	pane=$(tmux -S "$TMUX_SOCKET" capture-pane -p -t ops)
+	[[ $pane == *"finished 2"* ]] || fail "pane: $pane"
+	line=$(grep -m 1 '^ppool: ' <<<"$pane") || fail "no progress line: $pane"
+	assert_regex "$line" '^ppool: 6 done, 2 failed, 0 running, [0-9]+\.[0-9]/s \[#{20}\] 6/6 ETA 0:00'
+	[[ $line != *" 0.0/s "* ]] || fail "a rate of 0.0/s: $line"
 }

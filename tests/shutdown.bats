@@ -39,6 +39,43 @@ load helpers
 	assert_no_process_left 5
 }
 
+@test "command mode | head -1 while tasks still run: ppool kills them and exits 141 at once, quietly" {
+	# Task 1 prints at once; tasks 2 and 3 would sleep 300 s.  Once head
+	# has its line and is gone, ppool has nothing more to write, so only
+	# the closed pipe itself (not a failed write) can tell it to stop: it
+	# must kill the sleeps and exit, neither waiting for them (timeout
+	# would end it: 124 or 137, not 141) nor spinning until it notices
+	# (CPU time).  timeout's 30 s (and -k 5) stay within the test's 60.
+	local s
+	s=$BATS_TEST_TMPDIR/sleep-$MARKER
+	ln -s "$(command -v sleep)" "$s"
+	cat >task.sh <<'SH'
+if [ "$2" = 1 ]; then echo one; else exec "$1" 300; fi
+SH
+	local TIMEFORMAT='%R %U %S' st
+	{
+		time {
+			printf '%s\n' 1 2 3 |
+				timeout -k 5 30 "$PPOOL" -j 3 -- sh task.sh "$s" 2>err |
+				head -1 >out
+			st=("${PIPESTATUS[@]}")
+		}
+	} 2>clock
+	assert_equal "${st[1]}" 141
+	assert_equal "$(jq -c '[.seq, .ok, .stdout]' out)" '[1,true,"one\n"]'
+	assert_file_empty err
+	assert_no_process_left 5
+	# Wall clock and CPU time (user + system, of ppool, its tasks, timeout
+	# and head): a few milliseconds each when ppool stops at once.  The
+	# bounds are wide, for a loaded machine and for valgrind.  (A decimal
+	# comma, as some locales have, is read as a point.)
+	local real cpu
+	read -r real cpu < <(tr , . <clock | awk '{ print $1, $2 + $3 }')
+	awk -v r="$real" 'BEGIN { exit !(r < 20) }' || fail "ppool took ${real} s to stop"
+	awk -v c="$cpu" -v v="${PPOOL_UNDER_VALGRIND:-}" \
+		'BEGIN { exit !(c < (v == "" ? 2 : 20)) }' || fail "ppool used ${cpu} s of CPU to stop"
+}
+
 @test "a full disk on stdout: a message, exit 255, no worker left (not the quiet 141 of a closed pipe)" {
 	[[ -w /dev/full ]] || skip "no /dev/full"
 	run --separate-stderr bash -c 'seq 100 | "$PPOOL" -w cat >/dev/full'
