@@ -371,8 +371,11 @@ PYEOF
 	assert_seqs_in_order 40
 	assert_equal "$(jqo -c 'select(.ok | not) | [.seq, .attempts]' | tr '\n' ' ')" \
 		'[10,2] [20,2] [30,2] [40,2] '
-	# The last retry may find the other worker closed at the end of input.
-	(($(wc -l <starts) <= 3)) || fail "$(wc -l <starts) workers started"
+	# Once input is over and no task waits, both workers' stdin is closed
+	# (a worker that reads in batches must see the end): a task of the two
+	# still in flight that then fails is retried on a fresh worker.  That
+	# is 2 more at most (4 in 300 runs saw both, the first one slow).
+	(($(wc -l <starts) <= 4)) || fail "$(wc -l <starts) workers started"
 	assert_no_process_left
 }
 
