@@ -374,7 +374,7 @@ PYEOF
 	# Once input is over and no task waits, both workers' stdin is closed
 	# (a worker that reads in batches must see the end): a task of the two
 	# still in flight that then fails is retried on a fresh worker.  That
-	# is 2 more at most (4 in 300 runs saw both, the first one slow).
+	# is 2 more at most (6 runs in 300 saw both, the first one slow).
 	(($(wc -l <starts) <= 4)) || fail "$(wc -l <starts) workers started"
 	assert_no_process_left
 }
