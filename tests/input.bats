@@ -234,6 +234,20 @@ logging_worker() {
 	assert_equal "$(record 2 | jq .ok)" false
 }
 
+@test "--max-line defaults to 64 MiB: a line of 64 MiB is read and checked, one byte more is too long" {
+	# No other test would see the default change.
+	{
+		head -c 67108864 /dev/zero | tr '\0' x
+		echo
+		head -c 67108865 /dev/zero | tr '\0' x
+		printf '\n3\n'
+	} >in
+	run --separate-stderr ppool -j 1 -o raw -w "$(cat_worker)" <in
+	assert_equal "$status" 2
+	assert_output 3
+	assert_equal "$stderr" "$(printf '%s\n' 'ppool: task 1: invalid JSON at byte 1' 'ppool: task 2: task longer than --max-line (67108864 bytes)')"
+}
+
 @test "--max-line: a blank line is skipped whatever its length, read whole or in pieces" {
 	# 50 spaces fit in one read; 300,000 blanks span several, and each
 	# once failed or not depending on where the reads ended.
