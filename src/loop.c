@@ -149,7 +149,7 @@ loop_signal(int sig)
 static void
 loop_signals(void)
 {
-	static const int	 stops[] = { SIGINT, SIGTERM, SIGHUP, SIGTSTP };
+	static const int	 stops[] = LOOP_SIGNALS;
 	struct sigaction	 sa, old;
 	size_t			 i;
 
@@ -902,7 +902,6 @@ loop_timers(void)
 	t = progress_due();
 	if (t > 0 && (next == 0 || t < next))
 		next = t;
-	/* After a second signal, stdout has --kill-after seconds left. */
 	/*
 	 * After a second signal, once the children are gone, stdout has
 	 * --kill-after seconds to take the rest: a stalled reader is not

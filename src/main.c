@@ -208,7 +208,7 @@ parse_seconds(const char *name, const char *arg)
 	    (errno == ERANGE && v < 1))
 		usage_error("%s wants a number of seconds above 0, not '%s'",
 		    name, arg);
-	if (v > 1e9)
+	if (v > SECONDS_MAX)
 		usage_error("%s wants at most 1000000000 seconds (31 years), "
 		    "not '%s'", name, arg);
 	return v;

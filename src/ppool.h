@@ -366,6 +366,9 @@ int	 command_exited(struct command *, const struct config *, size_t,
 	    double);
 void	 command_free(struct command *);
 
+/* main.c, resolve.c: the most seconds -t, --kill-after or "timeout" take */
+#define SECONDS_MAX	1e9
+
 /* spawn.c */
 #define SIGNAME_MAX	16	/* "SIGRTMIN+NN" and its NUL */
 int	 spawn_pipe(int [2], int);
@@ -440,6 +443,8 @@ int	 worker_reap(struct worker *, const struct config *, double, int *);
 void	 worker_free(struct worker *);
 
 /* loop.c */
+/* The signals ppool handles, which its children get back at exec. */
+#define LOOP_SIGNALS	{ SIGINT, SIGTERM, SIGHUP, SIGTSTP }
 int	 loop_run(const struct config *);
 void	 loop_task_done(struct slot *);
 void	 loop_task_unread(struct slot *);

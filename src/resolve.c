@@ -152,7 +152,7 @@ resolve_options(const cJSON *obj, const char *text, size_t len,
 	}
 	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "timeout")) != NULL) {
 		if (!cJSON_IsNumber(item) || !(item->valuedouble > 0) ||
-		    item->valuedouble > 1e9)
+		    item->valuedouble > SECONDS_MAX)
 			return resolve_error(err, size, "\"timeout\" must be "
 			    "a number of seconds above 0, at most 1000000000");
 		job->timeout = item->valuedouble;

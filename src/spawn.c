@@ -215,7 +215,7 @@ spawn_exec(const char *file, char *const *argv)
 static void
 spawn_child_setup(void *data)
 {
-	static const int	 stops[] = { SIGINT, SIGTERM, SIGHUP, SIGTSTP };
+	static const int	 stops[] = LOOP_SIGNALS;
 	struct spawn_hook	*h = data;
 	struct sigaction	 old;
 	sigset_t		 none;
@@ -275,6 +275,7 @@ int
 spawn_start(pipeline *p, int infd, int outfd, int errfd,
     const struct job *job, pid_t *pids, int *pidfds)
 {
+	static const int	 stops[] = LOOP_SIGNALS;
 	struct spawn_hook	*hooks;
 	sigset_t		 chld, old;
 	long			 tries;
@@ -313,19 +314,15 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd,
 	 * libpipeline's SIGCHLD handler reaps any child that exits; with
 	 * SIGCHLD blocked the children stay zombies until their pidfds exist.
 	 * Without pidfds, spawn_sigchld is chained in front of it, after the
-	 * first start has installed it.
-	 */
-	/*
-	 * The stop signals too: until spawn_child_setup resets them, a child
-	 * would run ppool's handler and write a signal into its self-pipe
-	 * (timeout(1) signals the whole process group).
+	 * first start has installed it.  ppool's own signals are blocked too:
+	 * until spawn_child_setup resets them, a child would run ppool's
+	 * handler and write into its self-pipe (timeout(1) signals the whole
+	 * process group).
 	 */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	sigaddset(&chld, SIGINT);
-	sigaddset(&chld, SIGTERM);
-	sigaddset(&chld, SIGHUP);
-	sigaddset(&chld, SIGTSTP);
+	for (i = 0; i < (int)(sizeof stops / sizeof stops[0]); i++)
+		sigaddset(&chld, stops[i]);
 	sigprocmask(SIG_BLOCK, &chld, &old);
 	pipeline_start(p);
 	if (spawn_no_pidfd)
