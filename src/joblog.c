@@ -273,7 +273,7 @@ joblog_write(const struct slot *s)
 	ssize_t		 n;
 	int		 code;
 
-	if (jl.fd == -1)
+	if (jl.fd == -1 || jl.failed)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	start = ts.tv_sec + ts.tv_nsec / 1e9 - s->ms / 1000.0;
@@ -295,8 +295,6 @@ joblog_write(const struct slot *s)
 	buf_addc(&jl.line, '\t');
 	joblog_escape(&jl.line, buf_head(&s->task), buf_used(&s->task));
 	buf_addc(&jl.line, '\n');
-	if (jl.failed)
-		return;
 	/* A short write says why only when the rest is tried. */
 	while (buf_used(&jl.line) > 0) {
 		if ((n = write(jl.fd, buf_head(&jl.line),
