@@ -528,6 +528,15 @@ print(len(recs), r["ok"], len(r["stdout"]), len(r["stderr"]), set(r["stdout"]), 
 	assert_output "(1048576, True)"
 }
 
+@test "--max-output defaults to 64 MiB: 64 MiB of stdout kept whole, one byte more cut (-o raw)" {
+	# No other test would see the default change.
+	printf '%s\n' '{"cmd":"head -c 67108864 /dev/zero | tr \"\\0\" a"}' \
+		'{"cmd":"head -c 67108865 /dev/zero | tr \"\\0\" b"}' >in
+	ppool -j 1 -o raw <in >out 2>err
+	assert_equal "$(cat err)" "ppool: task 2: stdout cut at --max-output (67108864 bytes)"
+	cmp out <(head -c 67108864 /dev/zero | tr '\0' a; head -c 67108864 /dev/zero | tr '\0' b)
+}
+
 @test "binary stdout round-trips byte for byte through stdout_base64" {
 	{
 		printf '\377\376'

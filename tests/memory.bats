@@ -85,6 +85,29 @@ assert_records_contiguous() {
 	assert_no_process_left
 }
 
+@test "the --window default holds 1024 tasks behind a slow head task" {
+	# No other test would see the default change.  Task 1 blocks until
+	# $W/go exists: with no --window, tasks 2..1024 run, 1025 does not.
+	seq 3000 >in
+	"$PPOOL" -j 4 -w "$(held_worker)" <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 30 at_least_lines got 1024
+	wait_stalled "$pid" 60
+	assert_file_empty out
+	assert_equal "$(wc -l <got)" 1024
+	assert_equal "$(sort -n got)" "$(seq 1024)"
+
+	# Release the head: everything is run and printed, in order.
+	: >go
+	wait_exit "$pid" 60
+	assert_equal "$status" 0
+	assert_file_empty err
+	assert_equal "$(wc -l <out)" 3000
+	assert_records_contiguous out seq
+	assert_no_process_left
+}
+
 @test "backpressure: a stalled reader of stdout stops the pool, nothing is lost, no CPU burnt" {
 	mkfifo fifo
 	seq 1000000 3>&- | "$PPOOL" -w "$(cat_worker)" >fifo 2>err 3>&- &
