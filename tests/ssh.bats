@@ -472,6 +472,43 @@ $MARKER 4"
 	assert_nothing_left 15
 }
 
+@test "-t bounds a host that never sends the greeting: the task times out (both modes)" {
+	# An ssh that connects and then hears nothing: ppool has no limit of
+	# its own, and the man page sends the user to -t.
+	printf '#!/bin/sh\nexec %s 100\n' "$(marked sleep)" >silent-ssh
+	chmod +x silent-ssh
+	run --separate-stderr timeout -s KILL 30 "$PPOOL" -t 1 -S 1/hostx \
+		--ssh-command ./silent-ssh -w "$(cat_worker)" <<<'1'
+	assert_equal "$status" 1
+	assert_equal "$(record 1 | jq -c '[.ok, .error, .host]')" '[false,"timed out after 1 s","hostx"]'
+	run --separate-stderr timeout -s KILL 30 "$PPOOL" -t 1 -S 1/hostx \
+		--ssh-command ./silent-ssh -- true <<<'1'
+	assert_equal "$status" 1
+	assert_equal "$(record 1 | jq -c '[.ok, .error, .host]')" '[false,"timed out after 1 s","hostx"]'
+	assert_nothing_left 15
+}
+
+@test "ssh -o ConnectTimeout retires a host that takes the connection and never speaks, as the man page says" {
+	# A listener that never accepts: the kernel completes the connection,
+	# and ssh waits for a banner that does not come.
+	python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.3", int(sys.argv[1])))
+s.listen(8)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$SSHD_PORT" listening 3>&- &
+	BG_PIDS+=($!)
+	wait_until 10 test -e listening
+	run --separate-stderr timeout -s KILL 30 "$PPOOL" -S 127.0.0.3 \
+		--ssh-command "$SSH -o ConnectTimeout=1" -w "$(cat_worker)" <<<'1'
+	assert_equal "$status" 255
+	assert_equal "$(retire_lines 127.0.0.3)" 1
+	[[ $stderr == *"no host left"* ]] || fail "no 'no host left' on stderr: $stderr"
+	assert_equal "$(record 1 | jq -c '[.ok, .host]')" '[false,"127.0.0.3"]'
+}
+
 @test "--halt now on remote tasks: the running remote task is killed, nothing left (both modes)" {
 	local s
 	s=$(marked sleep)
