@@ -1,7 +1,7 @@
 /*
  * rawrecycle: the plain-C floor for ppool's recycling benchmark (-r).
  *
- *   rawrecycle -j J [-r R] -n N COMMAND
+ *   rawrecycle -j J [-r R] [-s USEC] [-v] -n N COMMAND
  *
  * Runs COMMAND under /bin/sh -c as up to J workers, as ppool -w does: a
  * pipe on each worker's stdin and stdout, its stderr inherited, a process
@@ -16,6 +16,11 @@
  * reorder window, no libpipeline: what is left is the price of the pipe
  * round trips and of the restarts themselves.  Exit 1 on a missing, extra
  * or wrong line, or a worker that does not exit with status 0.
+ *
+ * -s USEC: after news from a worker, poll without sleeping for USEC
+ * microseconds, as ppool does for 50 (its SPIN_TIME): a round trip then
+ * costs no wake-up.  -v: start workers with vfork instead of fork, the
+ * cheapest start there is (no copy of the parent's page tables).
  *
  * Prints one line on stdout:
  *   rawrecycle j=J r=R n=N starts=S elapsed_s=T lines_per_s=X
@@ -53,6 +58,7 @@ struct worker {
 
 static char	rbuf[RBUF];
 static int	bad;
+static int	use_vfork;	/* -v */
 
 static void
 die(const char *what)
@@ -64,7 +70,7 @@ die(const char *what)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: rawrecycle -j J [-r R] -n N COMMAND\n");
+	fprintf(stderr, "usage: rawrecycle -j J [-r R] [-s USEC] [-v] -n N COMMAND\n");
 	exit(2);
 }
 
@@ -84,7 +90,8 @@ start(struct worker *w, const char *cmd)
 
 	if (pipe2(to, O_CLOEXEC) == -1 || pipe2(from, O_CLOEXEC) == -1)
 		die("pipe2");
-	if ((w->pid = fork()) == -1)
+	/* The vfork child only makes system calls, then execs or exits. */
+	if ((w->pid = use_vfork ? vfork() : fork()) == -1)
 		die("fork");
 	if (w->pid == 0) {
 		if (dup2(to[0], 0) == -1 || dup2(from[1], 1) == -1)
@@ -200,10 +207,10 @@ main(int argc, char **argv)
 	struct pollfd	*pfd;
 	unsigned long	 n = 0, r = 0, next = 1, received = 0, starts = 0;
 	size_t		 i, k, np, *who;
-	int		 j = 0, opt;
-	double		 t0;
+	int		 j = 0, opt, nready, wait_ms;
+	double		 t0, spin = 0, news = 0;
 
-	while ((opt = getopt(argc, argv, "+j:n:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "+j:n:r:s:v")) != -1) {
 		switch (opt) {
 		case 'j':
 			j = atoi(optarg);
@@ -213,6 +220,12 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			r = strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			spin = strtod(optarg, NULL) / 1e6;
+			break;
+		case 'v':
+			use_vfork = 1;
 			break;
 		default:
 			usage();
@@ -256,11 +269,14 @@ main(int argc, char **argv)
 		}
 		if (np == 0)
 			break;
-		if (poll(pfd, np, -1) == -1) {
+		wait_ms = spin > 0 && now() - news < spin ? 0 : -1;
+		if ((nready = poll(pfd, np, wait_ms)) == -1) {
 			if (errno == EINTR)
 				continue;
 			die("poll");
 		}
+		if (nready > 0)
+			news = now();
 		/* Replies first, then exits, as ppool does. */
 		for (i = 0; i < np; i++) {
 			w = &ws[who[i]];
