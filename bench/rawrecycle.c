@@ -1,7 +1,7 @@
 /*
  * rawrecycle: the plain-C floor for ppool's recycling benchmark (-r).
  *
- *   rawrecycle -j J [-r R] [-s USEC] [-v] -n N COMMAND
+ *   rawrecycle -j J [-r R] [-s USEC] [-x USEC] [-v] -n N COMMAND
  *
  * Runs COMMAND under /bin/sh -c as up to J workers, as ppool -w does: a
  * pipe on each worker's stdin and stdout, its stderr inherited, a process
@@ -19,8 +19,11 @@
  *
  * -s USEC: after news from a worker, poll without sleeping for USEC
  * microseconds, as ppool does for 50 (its SPIN_TIME): a round trip then
- * costs no wake-up.  -v: start workers with vfork instead of fork, the
- * cheapest start there is (no copy of the parent's page tables).
+ * costs no wake-up.  -x USEC: the same while a retired worker that holds
+ * no line has not exited and lines are left for its successor, as ppool
+ * does for 500 (SPIN_EXIT_TIME).  -v: start workers with vfork instead of
+ * fork, the cheapest start there is (no copy of the parent's page
+ * tables).
  *
  * Prints one line on stdout:
  *   rawrecycle j=J r=R n=N starts=S elapsed_s=T lines_per_s=X
@@ -70,7 +73,7 @@ die(const char *what)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: rawrecycle -j J [-r R] [-s USEC] [-v] -n N COMMAND\n");
+	fprintf(stderr, "usage: rawrecycle -j J [-r R] [-s USEC] [-x USEC] [-v] -n N COMMAND\n");
 	exit(2);
 }
 
@@ -208,9 +211,9 @@ main(int argc, char **argv)
 	unsigned long	 n = 0, r = 0, next = 1, received = 0, starts = 0;
 	size_t		 i, k, np, *who;
 	int		 j = 0, opt, nready, wait_ms;
-	double		 t0, spin = 0, news = 0;
+	double		 t0, spin = 0, spin_exit = 0, news = 0;
 
-	while ((opt = getopt(argc, argv, "+j:n:r:s:v")) != -1) {
+	while ((opt = getopt(argc, argv, "+j:n:r:s:vx:")) != -1) {
 		switch (opt) {
 		case 'j':
 			j = atoi(optarg);
@@ -226,6 +229,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			use_vfork = 1;
+			break;
+		case 'x':
+			spin_exit = strtod(optarg, NULL) / 1e6;
 			break;
 		default:
 			usage();
@@ -270,6 +276,13 @@ main(int argc, char **argv)
 		if (np == 0)
 			break;
 		wait_ms = spin > 0 && now() - news < spin ? 0 : -1;
+		if (wait_ms != 0 && spin_exit > 0 && next <= n &&
+		    now() - news < spin_exit) {
+			for (k = 0; k < (size_t)j; k++)
+				if (ws[k].pid != 0 && ws[k].in == -1 &&
+				    ws[k].held == 0)
+					wait_ms = 0;
+		}
 		if ((nready = poll(pfd, np, wait_ms)) == -1) {
 			if (errno == EINTR)
 				continue;
