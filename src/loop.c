@@ -1223,7 +1223,8 @@ loop_run(const struct config *cfg)
 		 * Slow tasks cost at most that much CPU each.  A retired
 		 * worker's exit gets SPIN_EXIT_TIME when its place is wanted:
 		 * with -r, both workers of a pair often retire together, and
-		 * a wake-up for each exit made recycling cost a fifth more.
+		 * a wake-up for each exit made 1000 restarts cost 0.36 s more
+		 * (1.24 s against 0.88 s).
 		 * A command's news comes a fork and an exec apart at best: no
 		 * spinning for it (it cost 60 us of CPU a command).
 		 */
