@@ -201,7 +201,7 @@ command_pipeline(const struct job *job)
 
 /*
  * Fail a task before anything ran, with exit status code (or -1 for
- * none), leaving the slot done.
+ * none), leaving the slot done for the caller to report.
  */
 static void __attribute__((format(printf, 3, 4)))
 command_refuse(struct slot *s, int code, const char *fmt, ...)
@@ -216,7 +216,6 @@ command_refuse(struct slot *s, int code, const char *fmt, ...)
 	s->no_retry = 1;
 	s->exit_code = code;
 	s->has_result = code != -1;
-	loop_task_done(s);
 }
 
 /*
@@ -282,29 +281,31 @@ command_remote(const struct job *job, const struct host *h,
 }
 
 /*
- * Start the task's command on host h.  Return the running command, or NULL
- * when the task is already done: it could not run (its slot has the
- * error), or --dry-run only described it.  When later is not NULL and
- * ppool is out of descriptors, return NULL with *later set instead, and
- * the task untouched: it can start once another command is gone.
+ * Start the task's command on host h.  Return COMMAND_STARTED with the
+ * running command in *out; COMMAND_DONE when the task is done without
+ * running: it could not run (its slot has the error), or --dry-run only
+ * described it; COMMAND_LATER when may_wait is set and ppool is out of
+ * descriptors, with the task untouched: it can start once another command
+ * is gone.
  */
-struct command *
+enum command_start
 command_start(struct slot *s, const struct config *cfg, double now,
-    struct host *h, int *later)
+    struct host *h, int may_wait, struct command **out)
 {
 	struct command	*c;
 	struct host	*was = s->host;
 	struct job	 job;
 	char		 err[512];
-	int		 out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in = -1;
-	int		 n, saved, defer = 0;
+	int		 outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, in = -1;
+	int		 n, saved;
 
+	*out = NULL;
 	s->attempts++;
 	s->start = now;
 	if (resolve_job(s, cfg, &job, err, sizeof err) == -1) {
 		s->attempts--;
 		command_refuse(s, -1, "%s", err);
-		return NULL;
+		return COMMAND_DONE;
 	}
 	if (cfg->dry_run) {
 		buf_reset(&s->reply);
@@ -312,31 +313,27 @@ command_start(struct slot *s, const struct config *cfg, double now,
 		s->dry = 1;
 		s->ok = 1;
 		resolve_free(&job);
-		loop_task_done(s);
-		return NULL;
+		return COMMAND_DONE;
 	}
 	s->host = h;
 	/* A remote host looks its programs and directory up itself. */
 	if (h->local && command_check(s, &job) == -1) {
 		resolve_free(&job);
-		return NULL;
+		return COMMAND_DONE;
 	}
 
 	/*
 	 * Its pipes and stdin; then room for a pidfd a stage, and for the
 	 * pipe libpipeline makes between two stages.
 	 */
-	if (spawn_pipe(out, 0) == -1 || spawn_pipe(errp, 0) == -1 ||
+	if (spawn_pipe(outp, 0) == -1 || spawn_pipe(errp, 0) == -1 ||
 	    (in = command_stdin(&job)) == -1 ||
-	    spawn_reserve((int)job.nstages + (job.nstages > 1 ? 2 : 0)) == -1) {
-		defer = later != NULL && (errno == EMFILE || errno == ENFILE);
+	    spawn_reserve((int)job.nstages + (job.nstages > 1 ? 2 : 0)) == -1)
 		goto fail;
-	}
 
 	c = xcalloc(1, sizeof *c);
 	c->slot = s;
-	c->host = h;
-	c->ready = h->local;
+	host_link(&c->link, h);
 	c->pl = h->local ? command_pipeline(&job) :
 	    command_remote(&job, h, cfg);
 	n = pipeline_get_ncommands(c->pl);
@@ -344,7 +341,7 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	c->pids = xcalloc(n, sizeof *c->pids);
 	c->pidfds = xcalloc(n, sizeof *c->pidfds);
 	c->alive = xcalloc(n, sizeof *c->alive);
-	if (spawn_start(c->pl, in, out[1], errp[1], h->local ? &job : NULL,
+	if (spawn_start(c->pl, in, outp[1], errp[1], h->local ? &job : NULL,
 	    c->pids, c->pidfds) == -1) {
 		saved = errno;
 		pipeline_free(c->pl);
@@ -352,7 +349,7 @@ command_start(struct slot *s, const struct config *cfg, double now,
 		free(c->pidfds);
 		free(c->alive);
 		free(c);
-		in = out[1] = -1;
+		in = outp[1] = -1;
 		errno = saved;
 		goto fail;
 	}
@@ -360,46 +357,44 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	for (n = 0; n < (int)c->nproc; n++)
 		c->alive[n] = 1;
 	c->pgid = c->pids[0];
-	c->out_fd = out[0];
+	c->out_fd = outp[0];
 	c->err_fd = errp[0];
 	c->timeout = job.timeout > 0 ? job.timeout : cfg->timeout;
-	c->kill_after = cfg->kill_after;
-	if (c->timeout > 0) {
-		c->deadline = now + c->timeout;
-		c->next_sig = SIGTERM;
-	}
+	term_init(&c->term, c->pidfds[0], c->pgid, cfg->kill_after);
+	if (c->timeout > 0)
+		term_at(&c->term, now + c->timeout);
 	s->state = SLOT_RUNNING;
 	resolve_free(&job);
-	return c;
+	*out = c;
+	return COMMAND_STARTED;
 
 fail:
 	saved = errno;
 	for (n = 0; n < 2; n++) {
-		if (out[n] != -1)
-			close(out[n]);
+		if (outp[n] != -1)
+			close(outp[n]);
 		if (errp[n] != -1)
 			close(errp[n]);
 	}
 	if (in != -1)
 		close(in);
 	resolve_free(&job);
-	if (defer) {
+	if (may_wait && (saved == EMFILE || saved == ENFILE)) {
 		s->attempts--;
 		s->host = was;
-		*later = 1;
-		return NULL;
+		return COMMAND_LATER;
 	}
 	command_refuse(s, -1, "cannot start the command: %s",
 	    strerror(saved));
-	return NULL;
+	return COMMAND_DONE;
 }
 
 /*
  * Read what fd has into b, up to the --max-output cap, past which bytes are
- * read and dropped (or the command would block).  Return 2 after reading,
- * 1 when nothing was ready, 0 at end of file.
+ * read and dropped (or the command would block).  Return IO_READ after
+ * reading, IO_WAIT when nothing was ready, IO_END at end of file.
  */
-static int
+static enum io_status
 command_capture(int fd, struct buf *b, int *truncated, size_t cap)
 {
 	static char	*chunk;
@@ -418,117 +413,72 @@ command_capture(int fd, struct buf *b, int *truncated, size_t cap)
 		n = read(fd, chunk, COMMAND_CHUNK);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EAGAIN)
-		return 1;
+		return IO_WAIT;
 	if (n <= 0)
-		return 0;
+		return IO_END;
 	if ((size_t)n > room) {
 		*truncated = 1;
 		n = room;
 	}
 	buf_add(b, chunk, n);
-	return 2;
-}
-
-/*
- * Take a remote host's greeting from the start of the command's stdout.  A
- * host that writes something else first is not to be trusted with tasks:
- * the command is stopped and its host retired.
- */
-static void
-command_greeted(struct command *c)
-{
-	int	 rc;
-
-	if (c->host_bad)
-		return;
-	rc = host_hello(&c->slot->reply, c->lost, sizeof c->lost);
-	if (rc == 1)
-		c->ready = 1;
-	else if (rc == -1) {
-		c->host_bad = 1;
-		command_kill(c, loop_now(), c->lost);
-	}
+	return IO_READ;
 }
 
 /*
  * Read the command's stdout (which = 1) or stderr (which = 2), closing it at
- * end of file.  Return as command_capture does.
+ * end of file.  A remote host's greeting comes first on stdout, and is not
+ * the command's: a host that writes something else first is not to be
+ * trusted with tasks, and the command is stopped.  Return as
+ * command_capture does.
  */
-int
-command_read(struct command *c, const struct config *cfg, int which)
+enum io_status
+command_read(struct command *c, const struct config *cfg, int which,
+    double now)
 {
-	int	*fd = which == 1 ? &c->out_fd : &c->err_fd;
-	int	 rc;
+	int		*fd = which == 1 ? &c->out_fd : &c->err_fd;
+	enum io_status	 rc;
 
 	if (*fd == -1)
-		return 0;
+		return IO_END;
 	if (which == 1) {
-		/* The greeting comes first, and is not the command's. */
 		rc = command_capture(*fd, &c->slot->reply, &c->slot->out_trunc,
-		    cfg->max_output + (c->ready ? 0 : sizeof HOST_HELLO));
-		if (!c->ready)
-			command_greeted(c);
+		    cfg->max_output + (c->link.ready ? 0 : sizeof HOST_HELLO));
+		if (host_greet(&c->link, &c->slot->reply, c->lost,
+		    sizeof c->lost) == HOST_BAD)
+			command_kill(c, now, c->lost);
 	} else
 		rc = command_capture(*fd, &c->slot->errout,
 		    &c->slot->err_trunc, cfg->max_output);
-	if (rc == 0) {
+	if (rc == IO_END) {
 		close(*fd);
 		*fd = -1;
 	}
 	return rc;
 }
 
-/* Signal the command's process group. */
-static void
-command_signal(struct command *c, int sig)
-{
-	spawn_signal(c->pidfds[0], c->pgid, sig);
-}
-
 /*
  * Stop the command for a reason: SIGTERM to its process group now, SIGKILL
- * after --kill-after seconds.
+ * after --kill-after seconds (term.c).
  */
 void
 command_kill(struct command *c, double now, const char *why)
 {
+	/* The first reason holds, cut to fit. */
 	if (c->why[0] == '\0')
-		snprintf(c->why, sizeof c->why, "%s", why);
-	if (c->next_sig == 0 && c->signalled)
-		return;
-	command_signal(c, SIGTERM);
-	c->signalled = 1;
-	c->next_sig = SIGKILL;
-	c->deadline = now + c->kill_after;
+		snprintf(c->why, sizeof c->why, "%.*s",
+		    (int)sizeof c->why - 1, why);
+	term_now(&c->term, now);
 }
 
 /* Run the command's timer; return when it wants to run next, or 0. */
 double
 command_timer(struct command *c, double now)
 {
-	if (c->deadline == 0 || c->next_sig == 0)
-		return 0;
-	if (now < c->deadline)
-		return c->deadline;
-	if (!c->signalled) {
-		c->timed_out = 1;
-		command_signal(c, SIGTERM);
-		c->signalled = 1;
-		c->next_sig = SIGKILL;
-		c->deadline = now + c->kill_after;
-		return c->deadline;
-	}
-	command_signal(c, SIGKILL);
-	c->next_sig = 0;
-	c->deadline = 0;
-	return 0;
-}
+	double	 next;
 
-/* Describe a number of seconds without trailing zeros. */
-static void
-command_seconds(char *out, size_t size, double secs)
-{
-	snprintf(out, size, "%g", secs);
+	if (term_timer(&c->term, now, &next) == TERM_FIRED)
+		c->timed_out = 1;
+	return next;
 }
 
 /* Add the first line ssh wrote on stderr (why it failed) to c->lost. */
@@ -539,7 +489,7 @@ command_lost_why(struct command *c)
 	size_t		 len = strlen(c->lost), n;
 	const char	*nl;
 
-	if (buf_used(e) == 0 || c->host_bad)
+	if (buf_used(e) == 0 || c->link.bad)
 		return;
 	nl = memchr(buf_head(e), '\n', buf_used(e));
 	n = nl != NULL ? (size_t)(nl - buf_head(e)) : buf_used(e);
@@ -553,34 +503,38 @@ command_lost_why(struct command *c)
 /*
  * Process i of the command exited.  When all have: end what they left
  * behind in their process group, read the rest of the output, and finish
- * the task's record.  Return 1 when the command is finished, 2 when its
- * host failed (c->lost says how; the slot is left for the loop to run
- * elsewhere).
+ * the task's record.  Return COMMAND_RUNNING while a process is left,
+ * COMMAND_FINISHED when the task is done (its slot has the outcome, for
+ * the caller to report), COMMAND_HOST_LOST when its host failed, not the
+ * task (c->lost says how; the slot is left for the caller to run
+ * elsewhere).  Either way no signal is sent to the command after this.
  */
-int
+enum command_end
 command_exited(struct command *c, const struct config *cfg, size_t i,
     double now)
 {
 	struct slot	*s = c->slot;
-	char		 how[96], secs[32];
+	char		 how[96];
 	int		 status, sig;
 
 	if (c->alive[i]) {
 		if (c->pidfds[i] != -1)
 			close(c->pidfds[i]);
 		c->pidfds[i] = -1;
+		if (i == 0)
+			c->term.pidfd = -1;
 		c->alive[i] = 0;
 		c->nexited++;
 	}
 	if (c->nexited < c->nproc)
-		return 0;
+		return COMMAND_RUNNING;
 
 	/* No process outlives its task: descendants go with it. */
 	spawn_signal(-1, c->pgid, SIGKILL);
 	/* The writers are gone: read to EOF, or to EAGAIN if a stray holds on. */
-	while (command_read(c, cfg, 1) == 2)
+	while (command_read(c, cfg, 1, now) == IO_READ)
 		;
-	while (command_read(c, cfg, 2) == 2)
+	while (command_read(c, cfg, 2, now) == IO_READ)
 		;
 	if (c->out_fd != -1)
 		close(c->out_fd);
@@ -590,11 +544,12 @@ command_exited(struct command *c, const struct config *cfg, size_t i,
 
 	status = spawn_wait(c->pl);
 	s->ms = (now - s->start) * 1000.0;
-	if (c->host_bad || (!c->signalled && host_failed(c->host, c->ready, 0,
-	    status, c->lost, sizeof c->lost))) {
-		/* The host failed, not the task: the loop runs it elsewhere. */
+	if (host_lost(&c->link, term_sent(&c->term), 0, status, c->lost,
+	    sizeof c->lost)) {
+		/* The host failed, not the task: it runs elsewhere. */
 		command_lost_why(c);
-		return 2;
+		term_gone(&c->term);
+		return COMMAND_HOST_LOST;
 	}
 	s->has_result = 1;
 	sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -602,23 +557,22 @@ command_exited(struct command *c, const struct config *cfg, size_t i,
 	s->term_sig = sig;
 	s->ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
 	    !c->timed_out && c->why[0] == '\0';
-	if (!c->host->local && (c->timed_out || c->why[0] != '\0')) {
+	if (!c->link.host->local && (c->timed_out || c->why[0] != '\0')) {
 		/* ssh's status, not the remote command's, which is unknown. */
 		s->exit_code = -1;
 		s->term_sig = 0;
 	}
-	if (c->timed_out) {
-		command_seconds(secs, sizeof secs, c->timeout);
-		task_fail(s, "timed out after %s s", secs);
-	} else if (c->why[0] != '\0' && !s->ok)
+	if (c->timed_out)
+		task_timed_out(s, c->timeout);
+	else if (c->why[0] != '\0' && !s->ok)
 		task_fail(s, "%s", c->why);
 	else if (!s->ok) {
 		spawn_describe(status, how, sizeof how);
 		task_fail(s, "%s", how);
 	}
 	s->state = SLOT_DONE;
-	loop_task_done(s);
-	return 1;
+	term_gone(&c->term);
+	return COMMAND_FINISHED;
 }
 
 /* Free a finished command. */

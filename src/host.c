@@ -36,6 +36,7 @@
 static struct {
 	struct host	*v;
 	size_t		 n;
+	unsigned long	 slots;		/* of the hosts not retired */
 	struct argv	 ssh;		/* --ssh-command words */
 	int		 have_ssh;
 } hosts;
@@ -225,43 +226,59 @@ host_finish(unsigned jobs)
 	for (i = 0; i < hosts.n; i++) {
 		if (hosts.v[i].slots == 0)
 			hosts.v[i].slots = jobs;
+		hosts.slots += hosts.v[i].slots;
 	}
 	if (!hosts.have_ssh)
 		host_set_command("ssh", NULL, 0);
 	return given;
 }
 
-/* How many hosts there are, retired ones included. */
-size_t
-host_count(void)
-{
-	return hosts.n;
-}
-
-/* The host at index i. */
-struct host *
-host_get(size_t i)
-{
-	return &hosts.v[i];
-}
-
 /* The slots of the hosts not retired. */
 unsigned long
 host_slots(void)
 {
-	unsigned long	 n = 0;
+	return hosts.slots;
+}
+
+/*
+ * The host with the most free slots, or NULL when every slot of every host
+ * still in use is taken.
+ */
+struct host *
+host_pick(void)
+{
+	struct host	*h, *best = NULL;
 	size_t		 i;
+	long		 room, most = 0;
 
 	for (i = 0; i < hosts.n; i++) {
-		if (!hosts.v[i].retired)
-			n += hosts.v[i].slots;
+		h = &hosts.v[i];
+		room = (long)h->slots - (long)h->busy;
+		if (!h->retired && room > most) {
+			best = h;
+			most = room;
+		}
 	}
-	return n;
+	return best;
+}
+
+/* A worker or command takes one of h's slots, until host_give. */
+void
+host_take(struct host *h)
+{
+	h->busy++;
+}
+
+/* A worker or command gives its slot of h back. */
+void
+host_give(struct host *h)
+{
+	h->busy--;
 }
 
 /*
  * Retire a host for the reason given, once, saying so.  Return how many
- * hosts are left.
+ * hosts are left: with none, the run must stop.
  */
 size_t
 host_retire(struct host *h, const char *why)
@@ -272,10 +289,14 @@ host_retire(struct host *h, const char *why)
 	h->retired = 1;
 	for (i = 0; i < hosts.n; i++)
 		left += !hosts.v[i].retired;
-	if (!was)
-		warnx("host %s: %s; retiring it: no more tasks go there "
-		    "(%zu host%s left)", h->name, why, left,
-		    left == 1 ? "" : "s");
+	if (was)
+		return left;
+	hosts.slots -= h->slots;
+	warnx("host %s: %s; retiring it: no more tasks go there (%zu host%s "
+	    "left)", h->name, why, left, left == 1 ? "" : "s");
+	if (left == 0)
+		warnx("no host left to run tasks on: every host given to -S "
+		    "was retired; stopping");
 	return left;
 }
 
@@ -390,7 +411,7 @@ host_pipeline(const struct host *h, const char *text, double kill_after)
  * starts with something else (a login script that prints?), which why
  * then quotes.
  */
-int
+static int
 host_hello(struct buf *b, char *why, size_t size)
 {
 	size_t	 n = sizeof HOST_HELLO;		/* with its newline */
@@ -412,6 +433,41 @@ host_hello(struct buf *b, char *why, size_t size)
 	return -1;
 }
 
+/* Tie a child to the host it runs on: a local one needs no greeting. */
+void
+host_link(struct hostlink *l, struct host *h)
+{
+	l->host = h;
+	l->ready = h->local;
+	l->bad = 0;
+}
+
+/*
+ * A remote child's stdout starts with the wrapper's greeting: take it from
+ * b.  Return HOST_READY once it is taken (at once for a local child),
+ * HOST_WAIT while it is incomplete (or after it went bad), HOST_BAD when
+ * the host wrote something else first, which why then quotes: the child
+ * must be stopped, and its host is not to be trusted with tasks.
+ */
+enum host_greeting
+host_greet(struct hostlink *l, struct buf *b, char *why, size_t size)
+{
+	if (l->ready)
+		return HOST_READY;
+	if (l->bad)
+		return HOST_WAIT;
+	switch (host_hello(b, why, size)) {
+	case 1:
+		l->ready = 1;
+		return HOST_READY;
+	case -1:
+		l->bad = 1;
+		return HOST_BAD;
+	default:
+		return HOST_WAIT;
+	}
+}
+
 /* Free the hosts. */
 void
 host_free(void)
@@ -427,21 +483,26 @@ host_free(void)
 }
 
 /*
- * Decide whether a process that ran on host h ended because of the host
- * rather than its command: ssh ended before the greeting (it could not
- * connect, log in or start a shell), or a worker's ssh exited with 255,
- * its status for a lost connection.  Fill why and return 1 if so.  A
- * command's own exit status 255 is its result, as with ssh itself.
+ * Decide whether a child that ran on its host ended because of the host
+ * rather than its command: the host wrote something else than the
+ * greeting; or, unless ppool signalled the child, ssh ended before the
+ * greeting (it could not connect, log in or start a shell), or a worker's
+ * ssh exited with 255, its status for a lost connection.  Fill why and
+ * return 1 if so (why is left alone for a bad greeting, which said it
+ * already).  A command's own exit status 255 is its result, as with ssh
+ * itself.
  */
 int
-host_failed(const struct host *h, int ready, int worker, int status,
+host_lost(const struct hostlink *l, int signalled, int worker, int status,
     char *why, size_t size)
 {
 	char	 how[96];
 
-	if (h->local)
+	if (l->bad)
+		return 1;
+	if (l->host->local || signalled)
 		return 0;
-	if (!ready) {
+	if (!l->ready) {
 		spawn_describe(status, how, sizeof how);
 		snprintf(why, size, "ssh %s before the remote shell answered",
 		    how);

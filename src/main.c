@@ -471,5 +471,5 @@ main(int argc, char **argv)
 	if (cfg.window < cfg.inflight)
 		cfg.window = cfg.inflight;
 	cfg.ssh = host_finish(cfg.jobs);
-	return loop_run(&cfg);
+	return run_pool(&cfg);
 }

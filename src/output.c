@@ -1,4 +1,4 @@
-/* output.c: records and payloads to stdout, with backpressure. */
+/* output.c: records and payloads to stdout, batched, with backpressure and a drain deadline. */
 
 #include "config.h"
 
@@ -8,6 +8,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 
 /* Stop formatting records while this many bytes wait for stdout. */
 #define OUTPUT_HIGH_WATER	(64 * 1024)
+/* Seconds records may wait for more before they are written out. */
+#define OUTPUT_DELAY		0.001
 
 static struct {
 	const struct config	*cfg;
@@ -25,6 +28,9 @@ static struct {
 	int			 changed;	/* O_NONBLOCK was added */
 	int			 sock;		/* stdout is a socket */
 	pid_t			 pid;		/* the process that changed them */
+	int			 gone;		/* stdout's reader is gone */
+	double			 since;		/* when unwritten output began */
+	double			 drain_at;	/* the rest has --kill-after from */
 	uint64_t		 seq;		/* the last seq printed, as text: */
 	char			 seq_text[24];
 	size_t			 seq_len;
@@ -411,7 +417,7 @@ output_write(void)
  * Write what stdout takes now.  Return the count of bytes written, or -1
  * with errno when stdout is gone (EPIPE) or broken.
  */
-ssize_t
+static ssize_t
 output_flush(void)
 {
 	ssize_t	 n, total = 0;
@@ -426,4 +432,105 @@ output_flush(void)
 	}
 	buf_shrink(&out.buf, 4 * OUTPUT_HIGH_WATER);
 	return total;
+}
+
+/*
+ * Whether records waiting for stdout wait for company: while tasks run
+ * (running of them), small output waits up to OUTPUT_DELAY for more, so
+ * that a busy pool makes one write for many records instead of one each.
+ */
+static int
+output_waits(double now, unsigned running)
+{
+	return out.since > 0 && !output_full() &&
+	    now - out.since < OUTPUT_DELAY && running > 0;
+}
+
+/*
+ * Write records to stdout, unless they wait for company.  Return
+ * OUTPUT_WROTE when bytes left the buffer, OUTPUT_IDLE when none did;
+ * OUTPUT_GONE when the reader is gone, OUTPUT_FAILED (with errno) when a
+ * write failed otherwise, such as on a full disk: output is over either
+ * way.
+ */
+enum output_status
+output_drain(double now, unsigned running)
+{
+	ssize_t	 n;
+
+	if (out.gone || !output_pending()) {
+		out.since = 0;
+		return OUTPUT_IDLE;
+	}
+	if (out.since == 0)
+		out.since = now;
+	if (output_waits(now, running))
+		return OUTPUT_IDLE;
+	if ((n = output_flush()) == -1) {
+		out.gone = 1;
+		return errno == EPIPE ? OUTPUT_GONE : OUTPUT_FAILED;
+	}
+	if (!output_pending())
+		out.since = 0;
+	return n > 0 ? OUTPUT_WROTE : OUTPUT_IDLE;
+}
+
+/* stdout's reader is gone (poll said so): nothing more is written. */
+void
+output_lost(void)
+{
+	out.gone = 1;
+}
+
+/* Whether stdout's reader is gone. */
+int
+output_gone(void)
+{
+	return out.gone;
+}
+
+/*
+ * The poll events stdout waits for: POLLOUT while records wait for it, but
+ * not while they wait for company, which must not wake poll.
+ */
+short
+output_events(double now, unsigned running)
+{
+	return output_pending() && !output_waits(now, running) ? POLLOUT : 0;
+}
+
+/*
+ * The last records after a second signal: once the children are gone,
+ * stdout has --kill-after seconds from now to take them, and a stalled
+ * reader is not waited for.
+ */
+void
+output_hurry(double now)
+{
+	if (out.drain_at == 0)
+		out.drain_at = now;
+}
+
+/* Whether output_hurry's time is up. */
+int
+output_drained(double now)
+{
+	return out.drain_at > 0 && now >= out.drain_at + out.cfg->kill_after;
+}
+
+/* When output wants the loop to wake up, or 0: a drain or a batch is due. */
+double
+output_due(double now, unsigned running)
+{
+	double	 next = 0;
+
+	if (out.gone)
+		return 0;
+	if (out.drain_at > 0 && output_pending())
+		next = out.drain_at + out.cfg->kill_after;
+	/* Output blocked by a slow reader waits on POLLOUT, not a timer. */
+	if (output_waits(now, running) &&
+	    (next == 0 || out.since + OUTPUT_DELAY < next))
+		next = out.since + OUTPUT_DELAY;
+	return next;
 }

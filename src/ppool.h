@@ -2,9 +2,21 @@
  * ppool.h: declarations shared by ppool's files, grouped by the file that
  * owns them.
  *
+ * A task's way from stdin to stdout, file by file: main.c reads the options
+ * and calls run.c, whose poll loop drives the rest; input.c reads bytes and
+ * cuts them into lines, task.c makes a line a task in a slot of queue.c,
+ * which keeps it pending; pool.c gives it to a worker (worker.c) or, in
+ * command mode, cmdpool.c starts a command for it (command.c, resolve.c,
+ * spawn.c), on a host of host.c; their replies and exits are reported back
+ * to pool.c and cmdpool.c, which hand the finished task to queue.c (retries,
+ * --halt, joblog.c); order.c says when its turn has come, and output.c
+ * writes its record.  sig.c and term.c signal and end; progress.c reports.
+ *
  * Ownership: a struct is created and destroyed by the file that declares its
  * functions (buf_init/buf_free, worker_start/worker_free, ...).  Slots are
- * owned by loop.c; the other files borrow them for the life of one task.
+ * owned by queue.c; the other files borrow them for the life of one task.
+ * worker.c and command.c never call up: they return what happened (tasks
+ * finished or given back, a host lost) and their caller acts on it.
  * Closed file descriptors are -1.
  */
 
@@ -33,6 +45,8 @@ enum {
 #define WORKER_GRACE		2.0
 /* Seconds between SIGTERM and SIGKILL. */
 #define KILL_AFTER		2.0
+/* The one text of a timeout, given its seconds. */
+#define TIMED_OUT_FMT		"timed out after %g s"
 /*
  * Workers that die before their first reply this many times in a row, and
  * -j times when -j is more (the first -j tasks may each kill a fresh
@@ -94,6 +108,13 @@ struct config {
 
 struct slot;
 struct host;
+
+/* What one read of a child's pipe did. */
+enum io_status {
+	IO_READ,		/* bytes came */
+	IO_WAIT,		/* none are ready yet */
+	IO_END			/* end of file, or the pipe is done with */
+};
 
 /* buf.c */
 /*
@@ -244,6 +265,40 @@ void	 task_reply(struct slot *, const struct config *, const char *,
 void	 task_init(struct slot *);
 void	 task_clear(struct slot *);
 void	 task_retry(struct slot *);
+void	 task_timed_out(struct slot *, double);
+
+/* queue.c */
+/* Tasks a worker or command reports back to its caller. */
+struct tasklist {
+	struct slot	**v;
+	size_t		  n;
+	size_t		  cap;
+};
+enum queue_stop {
+	QUEUE_CALM,		/* a signal or --halt: the run may still succeed */
+	QUEUE_FATAL		/* the run failed: exit 255 */
+};
+void	 queue_init(const struct config *);
+void	 queue_free(void);
+void	 tasklist_add(struct tasklist *, struct slot *);
+void	 tasklist_free(struct tasklist *);
+void	 queue_done(struct slot *);
+void	 queue_unread(struct slot *);
+void	 queue_lost(struct slot *, const char *, double);
+void	 queue_stop(enum queue_stop);
+size_t	 queue_fill(void);
+int	 queue_wants_input(void);
+struct slot *queue_head(void);
+struct slot *queue_second(void);
+void	 queue_swap_head(void);
+void	 queue_pop(void);
+size_t	 queue_pending(void);
+size_t	 queue_print(int);
+int	 queue_empty(void);
+int	 queue_stopping(void);
+int	 queue_fatal(void);
+int	 queue_take_kill(void);
+void	 queue_counts(unsigned long *, unsigned long *, unsigned long *);
 
 /* input.c */
 void	 input_open(const struct config *);
@@ -263,12 +318,25 @@ void	 order_done(struct slot *);
 struct slot *order_next(void);
 
 /* output.c */
+/* What output_drain did. */
+enum output_status {
+	OUTPUT_IDLE,		/* nothing written: nothing waits, or it waits */
+	OUTPUT_WROTE,		/* bytes left the buffer */
+	OUTPUT_GONE,		/* stdout's reader is gone (EPIPE) */
+	OUTPUT_FAILED		/* a write failed otherwise (errno) */
+};
 void	 output_init(const struct config *);
 void	 output_restore(void);
 int	 output_full(void);
 int	 output_pending(void);
 void	 output_record(struct slot *);
-ssize_t	 output_flush(void);
+enum output_status output_drain(double, unsigned);
+void	 output_lost(void);
+int	 output_gone(void);
+short	 output_events(double, unsigned);
+double	 output_due(double, unsigned);
+void	 output_hurry(double);
+int	 output_drained(double);
 int	 output_fd(void);
 void	 output_warn_task(const struct slot *, const char *);
 
@@ -314,23 +382,60 @@ void	 resolve_print(struct buf *, const struct job *);
 struct host {
 	char		*name;		/* ssh destination, or ":" */
 	unsigned	 slots;		/* workers or commands at once */
+	unsigned	 busy;		/* slots taken (host_take) */
 	int		 local;
 	int		 retired;	/* its ssh failed: no more tasks */
+};
+
+/* A child's tie to its host: whether the host's greeting came. */
+struct hostlink {
+	struct host	*host;
+	int		 ready;		/* the greeting came (or local) */
+	int		 bad;		/* the host wrote something else first */
+};
+enum host_greeting {
+	HOST_WAIT,		/* more bytes are needed (or it went bad) */
+	HOST_READY,		/* taken: what follows is the child's */
+	HOST_BAD		/* something else came: stop the child */
 };
 int	 host_add_list(const char *, char *, size_t);
 int	 host_add_file(const char *, char *, size_t);
 int	 host_set_command(const char *, char *, size_t);
 int	 host_finish(unsigned);
-size_t	 host_count(void);
-struct host *host_get(size_t);
 unsigned long host_slots(void);
+struct host *host_pick(void);
+void	 host_take(struct host *);
+void	 host_give(struct host *);
 size_t	 host_retire(struct host *, const char *);
 void	 host_quote(struct buf *, const char *);
 pipeline *host_pipeline(const struct host *, const char *, double);
-int	 host_hello(struct buf *, char *, size_t);
-int	 host_failed(const struct host *, int, int, int, char *, size_t);
+void	 host_link(struct hostlink *, struct host *);
+enum host_greeting host_greet(struct hostlink *, struct buf *, char *,
+	    size_t);
+int	 host_lost(const struct hostlink *, int, int, int, char *, size_t);
 void	 host_job_text(struct buf *, const struct job *);
 void	 host_free(void);
+
+/* term.c */
+/* How a child is ended: SIGTERM, then SIGKILL after --kill-after. */
+struct term {
+	int		 pidfd;		/* the child's, or -1 */
+	pid_t		 pgid;		/* its process group */
+	double		 kill_after;
+	double		 due;		/* when the next signal goes, 0: none */
+	int		 next;		/* SIGTERM, SIGKILL, 0: no more */
+};
+enum term_event {
+	TERM_WAIT,		/* nothing, or the SIGKILL, was sent */
+	TERM_FIRED		/* the SIGTERM set by term_at was sent */
+};
+void	 term_init(struct term *, int, pid_t, double);
+int	 term_sent(const struct term *);
+int	 term_armed(const struct term *);
+void	 term_at(struct term *, double);
+void	 term_now(struct term *, double);
+void	 term_gone(struct term *);
+enum term_event term_timer(struct term *, double, double *);
 
 /* command.c */
 /* A running command-mode task: its processes and their output pipes. */
@@ -345,25 +450,31 @@ struct command {
 	pid_t		 pgid;
 	int		 out_fd;
 	int		 err_fd;
-	double		 timeout;
-	double		 kill_after;
-	double		 deadline;	/* next timer, 0: none */
-	int		 next_sig;
-	int		 signalled;	/* SIGTERM sent */
+	double		 timeout;	/* -t or the task's, 0: none */
+	struct term	 term;		/* its process group's way out */
 	int		 timed_out;
 	char		 why[128];	/* why ppool stopped it, or "" */
-	struct host	*host;		/* where it runs */
-	int		 ready;		/* its host's greeting came (or local) */
-	int		 host_bad;	/* its host wrote something else first */
+	struct hostlink	 link;		/* where it runs */
 	char		 lost[384];	/* how its host failed, or "" */
 };
-struct command *command_start(struct slot *, const struct config *, double,
-	    struct host *, int *);
-int	 command_read(struct command *, const struct config *, int);
+enum command_start {
+	COMMAND_STARTED,	/* running */
+	COMMAND_DONE,		/* done without running: refused, --dry-run */
+	COMMAND_LATER		/* out of descriptors: try once one is free */
+};
+enum command_end {
+	COMMAND_RUNNING,	/* a process of it is left */
+	COMMAND_FINISHED,	/* its task is done */
+	COMMAND_HOST_LOST	/* its host failed: the task runs elsewhere */
+};
+enum command_start command_start(struct slot *, const struct config *,
+	    double, struct host *, int, struct command **);
+enum io_status command_read(struct command *, const struct config *, int,
+	    double);
 void	 command_kill(struct command *, double, const char *);
 double	 command_timer(struct command *, double);
-int	 command_exited(struct command *, const struct config *, size_t,
-	    double);
+enum command_end command_exited(struct command *, const struct config *,
+	    size_t, double);
 void	 command_free(struct command *);
 
 /* main.c, resolve.c: the most seconds -t, --kill-after or "timeout" take */
@@ -410,45 +521,86 @@ struct worker {
 	unsigned	 qcap;
 	unsigned long	 sent;
 	unsigned long	 answered;
-	double		 deadline;	/* CLOSING: next signal at this time */
-	int		 next_sig;	/* CLOSING: SIGTERM, then SIGKILL */
+	struct term	 term;		/* its way out, once closing */
 	char		 why[128];	/* why ppool ended it, or "" */
 	int		 broken;	/* protocol error: its output is ignored */
 	int		 partial;	/* in: a last reply with no newline */
 	ssize_t		 unread;	/* task bytes it left unread, or -1 */
-	int		 signalled;	/* ppool sent it a signal */
 	int		 exited;	/* its process is gone */
 	struct slot	*timed_out;	/* the task that ran past -t */
-	double		 kill_after;
-	struct host	*host;		/* where it runs */
-	int		 ready;		/* its host's greeting came (or local) */
-	int		 host_bad;	/* its host wrote something else first */
-	int		 host_lost;	/* reaped: its host failed, why says how */
-	/* loop.c: its place among the workers that take one more task */
-	int		 rung;		/* qlen when filed there, or -1 */
-	struct worker	*rung_prev;
-	struct worker	*rung_next;
+	struct hostlink	 link;		/* where it runs */
+};
+/* How a reaped worker ended. */
+enum worker_end {
+	WORKER_GONE,		/* exited or was killed; its tasks are done */
+	WORKER_EARLY,		/* ... by itself, before its first reply */
+	WORKER_HOST_LOST	/* its host failed: its tasks run elsewhere */
 };
 struct worker *worker_start(const struct config *, struct host *);
 struct slot *worker_pop(struct worker *);
 int	 worker_accepts(const struct worker *, const struct config *);
 void	 worker_send(struct worker *, struct slot *, double);
-int	 worker_flush(struct worker *, double);
-int	 worker_read(struct worker *, const struct config *, double);
+void	 worker_flush(struct worker *, double);
+enum io_status worker_read(struct worker *, const struct config *, double,
+	    struct tasklist *);
 void	 worker_close(struct worker *, double);
 void	 worker_kill(struct worker *, double, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 double	 worker_timer(struct worker *, const struct config *, double);
-int	 worker_reap(struct worker *, const struct config *, double, int *);
+enum worker_end worker_reap(struct worker *, const struct config *, double,
+	    int *, struct tasklist *, struct tasklist *);
 void	 worker_free(struct worker *);
 
-/* loop.c */
+/* pool.c */
+struct pollfd;
+void	 pool_init(const struct config *, unsigned);
+void	 pool_free(void);
+void	 pool_dispatch(double);
+void	 pool_flush(double);
+void	 pool_close_idle(double);
+void	 pool_kill_all(double, const char *);
+void	 pool_signal_all(int);
+double	 pool_timers(double);
+unsigned pool_running(void);
+int	 pool_exit_awaited(void);
+size_t	 pool_children(void);
+size_t	 pool_watch_max(void);
+size_t	 pool_watch(struct pollfd *);
+size_t	 pool_events(const struct pollfd *, size_t, double);
+void	 pool_check_children(double);
+
+/* cmdpool.c */
+void	 cmdpool_init(const struct config *, unsigned);
+void	 cmdpool_free(void);
+void	 cmdpool_dispatch(double);
+void	 cmdpool_kill_all(double, const char *);
+void	 cmdpool_signal_all(int);
+double	 cmdpool_timers(double);
+unsigned cmdpool_running(void);
+size_t	 cmdpool_watch_max(void);
+size_t	 cmdpool_watch(struct pollfd *);
+size_t	 cmdpool_events(const struct pollfd *, size_t, double);
+void	 cmdpool_check_children(double);
+
+/* sig.c */
 /* The signals ppool handles, which its children get back at exec. */
-#define LOOP_SIGNALS	{ SIGINT, SIGTERM, SIGHUP, SIGTSTP }
-int	 loop_run(const struct config *);
-void	 loop_task_done(struct slot *);
-void	 loop_task_unread(struct slot *);
-double	 loop_now(void);
+#define SIG_HANDLED	{ SIGINT, SIGTERM, SIGHUP, SIGTSTP }
+/* What a signal that arrived asks of the loop. */
+enum sig_event {
+	SIG_CHILD,		/* a child exited (no pidfds): look */
+	SIG_PAUSE,		/* Ctrl-Z: stop, with the children */
+	SIG_STOP		/* SIGINT, SIGTERM, SIGHUP: stop the run */
+};
+void	 sig_init(void);
+void	 sig_close(void);
+int	 sig_fd(void);
+int	 sig_wake_fd(void);
+int	 sig_next(enum sig_event *);
+void	 sig_suspend(void);
+
+/* run.c */
+int	 run_pool(const struct config *);
+double	 run_now(void);
 
 /* xmalloc.c */
 void	*xmalloc(size_t);

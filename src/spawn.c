@@ -215,7 +215,7 @@ spawn_exec(const char *file, char *const *argv)
 static void
 spawn_child_setup(void *data)
 {
-	static const int	 stops[] = LOOP_SIGNALS;
+	static const int	 stops[] = SIG_HANDLED;
 	struct spawn_hook	*h = data;
 	struct sigaction	 old;
 	sigset_t		 none;
@@ -275,7 +275,7 @@ int
 spawn_start(pipeline *p, int infd, int outfd, int errfd,
     const struct job *job, pid_t *pids, int *pidfds)
 {
-	static const int	 stops[] = LOOP_SIGNALS;
+	static const int	 stops[] = SIG_HANDLED;
 	struct spawn_hook	*hooks;
 	sigset_t		 chld, old;
 	long			 tries;

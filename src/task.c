@@ -221,3 +221,10 @@ task_reply(struct slot *s, const struct config *cfg, const char *line,
 	s->has_result = 1;
 	task_result(s, 0, len);
 }
+
+/* Mark a task failed for running past its timeout of secs seconds. */
+void
+task_timed_out(struct slot *s, double secs)
+{
+	task_fail(s, TIMED_OUT_FMT, secs);
+}

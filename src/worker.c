@@ -127,16 +127,14 @@ worker_start(const struct config *cfg, struct host *h)
 		return NULL;
 	}
 	w->state = WORKER_RUNNING;
-	w->host = h;
-	w->ready = h->local;
+	host_link(&w->link, h);
+	term_init(&w->term, w->pidfd, w->pid, cfg->kill_after);
 	w->to_fd = to[1];
 	w->from_fd = from[0];
 	buf_init(&w->out);
 	buf_init(&w->in);
 	w->qcap = cfg->inflight;
 	w->queue = xcalloc(w->qcap, sizeof *w->queue);
-	w->next_sig = SIGTERM;
-	w->kill_after = cfg->kill_after;
 	w->unread = -1;
 	return w;
 }
@@ -160,7 +158,7 @@ worker_send(struct worker *w, struct slot *s, double now)
 	s->state = SLOT_RUNNING;
 	s->attempts++;
 	s->worker = w->pid;
-	s->host = w->host;
+	s->host = w->link.host;
 	s->start = now;
 }
 
@@ -196,28 +194,25 @@ worker_lost_pipe(struct worker *w, double now, const char *what)
 		snprintf(w->why, sizeof w->why, "it closed its %s", what);
 	w->state = WORKER_CLOSING;
 	worker_close_stdin(w);
-	if (w->deadline == 0 && w->next_sig == SIGTERM)
-		w->deadline = now + WORKER_GRACE;
+	term_at(&w->term, now + WORKER_GRACE);
 }
 
 /*
- * Write queued task lines.  Return 0, or -1 when the worker no longer
- * reads its stdin: the tasks it holds fail when it is gone.
+ * Write queued task lines.  A worker that no longer reads its stdin is
+ * closing: the tasks it holds fail when it is gone.
  */
-int
+void
 worker_flush(struct worker *w, double now)
 {
 	while (w->to_fd != -1 && buf_used(&w->out) > 0) {
 		if (buf_write(&w->out, w->to_fd) != -1)
 			continue;
-		if (errno == EAGAIN)
-			return 0;
-		worker_lost_pipe(w, now, "stdin");
-		return -1;
+		if (errno != EAGAIN)
+			worker_lost_pipe(w, now, "stdin");
+		return;
 	}
 	if (w->state == WORKER_CLOSING && w->to_fd != -1)
 		worker_close_stdin(w);
-	return 0;
 }
 
 /* Take the oldest task the worker holds, or NULL. */
@@ -249,10 +244,13 @@ worker_protocol(struct worker *w, const struct config *cfg, double now,
 	worker_kill(w, now, "%s", why);
 }
 
-/* Hand one reply line to the oldest task.  Return -1 on a protocol error. */
+/*
+ * Hand one reply line to the oldest task, which goes to done.  Return -1
+ * on a protocol error.
+ */
 static int
 worker_reply(struct worker *w, const struct config *cfg, const char *line,
-    size_t len, double now)
+    size_t len, double now, struct tasklist *done)
 {
 	struct slot	*s;
 
@@ -267,56 +265,36 @@ worker_reply(struct worker *w, const struct config *cfg, const char *line,
 		w->queue[w->qhead]->start = now;
 	task_reply(s, cfg, line, len);
 	w->answered++;
-	loop_task_done(s);
+	tasklist_add(done, s);
 	return 0;
 }
 
 /*
- * A remote worker's output starts with the wrapper's greeting: take it.
- * Return 1 once it is taken, 0 while it is incomplete, -1 when the host
- * wrote something else: the worker is killed and its host will be retired.
+ * Read replies; the tasks they finish go to done.  Return IO_READ when
+ * bytes were read, IO_WAIT when none were ready, IO_END at end of file
+ * (the worker closed its stdout; a worker still holding tasks is killed)
+ * or on a protocol error.
  */
-static int
-worker_greeted(struct worker *w, double now)
+enum io_status
+worker_read(struct worker *w, const struct config *cfg, double now,
+    struct tasklist *done)
 {
-	char	 why[sizeof w->why];
-	int	 rc;
-
-	if ((rc = host_hello(&w->in, why, sizeof why)) == 1)
-		w->ready = 1;
-	if (rc != -1)
-		return rc;
-	w->host_bad = 1;
-	worker_kill(w, now, "%s", why);
-	buf_reset(&w->in);
-	return -1;
-}
-
-/*
- * Read replies.  Return 1 when bytes were read, 0 when none were ready, -1
- * at end of file (the worker closed its stdout; a worker still holding
- * tasks is killed) or on a protocol error.
- */
-int
-worker_read(struct worker *w, const struct config *cfg, double now)
-{
-	char	*line;
+	char	*line, why[sizeof w->why];
 	size_t	 len;
 	ssize_t	 n;
-	int	 greeted;
 
 	if (w->from_fd == -1)
-		return -1;
+		return IO_END;
 	n = buf_read(&w->in, w->from_fd, WORKER_CHUNK);
 	if (n == -1 && errno == EAGAIN)
-		return 0;
+		return IO_WAIT;
 	if (n <= 0) {
 		/*
 		 * A last reply without a newline counts if the worker then
 		 * exits with status 0 (worker_reap): one cut short by a crash
 		 * is no reply.
 		 */
-		if (buf_used(&w->in) > 0 && !w->broken && w->ready)
+		if (buf_used(&w->in) > 0 && !w->broken && w->link.ready)
 			w->partial = 1;
 		else
 			buf_free(&w->in);
@@ -324,31 +302,40 @@ worker_read(struct worker *w, const struct config *cfg, double now)
 		w->from_fd = -1;
 		if (!w->exited)
 			worker_lost_pipe(w, now, "stdout");
-		return -1;
+		return IO_END;
 	}
 	if (w->broken) {
 		/* Killed for a protocol error: what it says is ignored. */
 		buf_reset(&w->in);
-		return 1;
+		return IO_READ;
 	}
-	if (!w->ready && (greeted = worker_greeted(w, now)) != 1)
-		return greeted == 0 ? 1 : -1;
+	switch (host_greet(&w->link, &w->in, why, sizeof why)) {
+	case HOST_WAIT:
+		return IO_READ;
+	case HOST_BAD:
+		/* Its host is not to be trusted with tasks. */
+		worker_kill(w, now, "%s", why);
+		buf_reset(&w->in);
+		return IO_END;
+	case HOST_READY:
+		break;
+	}
 	while ((line = buf_frame(&w->in, '\n', &len)) != NULL) {
 		if (len > cfg->max_line)
 			break;
-		if (worker_reply(w, cfg, line, len, now) == -1) {
+		if (worker_reply(w, cfg, line, len, now, done) == -1) {
 			buf_reset(&w->in);
-			return -1;
+			return IO_END;
 		}
 	}
 	if (line != NULL || buf_used(&w->in) > cfg->max_line) {
 		worker_protocol(w, cfg, now, "reply longer than --max-line "
 		    "(%zu bytes)", cfg->max_line);
 		buf_reset(&w->in);
-		return -1;
+		return IO_END;
 	}
 	buf_shrink(&w->in, 4 * WORKER_CHUNK);
-	return 1;
+	return IO_READ;
 }
 
 /* Retire the worker: no more tasks; stdin closes once the queue is sent. */
@@ -362,8 +349,9 @@ worker_close(struct worker *w, double now)
 }
 
 /*
- * Kill the worker for the reason given: SIGTERM now, SIGKILL after
- * KILL_AFTER seconds.  Its tasks fail with the reason when it is reaped.
+ * Kill the worker for the reason given: SIGTERM now, SIGKILL --kill-after
+ * seconds later (term.c).  Its tasks fail with the first reason given when
+ * it is reaped.
  */
 void
 worker_kill(struct worker *w, double now, const char *fmt, ...)
@@ -378,12 +366,7 @@ worker_kill(struct worker *w, double now, const char *fmt, ...)
 	w->broken = 1;
 	w->state = WORKER_CLOSING;
 	worker_close_stdin(w);
-	if (w->next_sig == 0 || w->exited)
-		return;
-	spawn_signal(w->pidfd, w->pid, SIGTERM);
-	w->signalled = 1;
-	w->next_sig = SIGKILL;
-	w->deadline = now + w->kill_after;
+	term_now(&w->term, now);
 }
 
 /*
@@ -396,52 +379,41 @@ double
 worker_timer(struct worker *w, const struct config *cfg, double now)
 {
 	struct slot	*head;
-	double		 due = 0;
-	char		 secs[32];
+	double		 due = 0, next;
 
 	if (cfg->timeout > 0 && w->qlen > 0 && w->timed_out == NULL) {
 		head = w->queue[w->qhead];
 		due = head->start + cfg->timeout;
 		if (now >= due) {
 			w->timed_out = head;
-			snprintf(secs, sizeof secs, "%g", cfg->timeout);
-			worker_kill(w, now, "task %llu timed out after %s s",
-			    (unsigned long long)head->seq, secs);
+			worker_kill(w, now, "task %llu " TIMED_OUT_FMT,
+			    (unsigned long long)head->seq, cfg->timeout);
 			due = 0;
 		}
 	}
-	/* The earlier of the timeout and the closing worker's deadline. */
-	if (w->state != WORKER_CLOSING || w->next_sig == 0)
+	if (w->state != WORKER_CLOSING)
 		return due;
-	if (w->deadline == 0) {
+	/* A closing worker's grace starts once it holds no task. */
+	if (!term_armed(&w->term)) {
 		if (w->qlen > 0)
 			return due;
-		w->deadline = now + WORKER_GRACE;
+		term_at(&w->term, now + WORKER_GRACE);
 	}
-	if (now < w->deadline)
-		return due > 0 && due < w->deadline ? due : w->deadline;
-	spawn_signal(w->pidfd, w->pid, w->next_sig);
-	w->signalled = 1;
-	if (w->next_sig == SIGTERM) {
-		w->next_sig = SIGKILL;
-		w->deadline = now + cfg->kill_after;
-		return w->deadline;
-	}
-	w->next_sig = 0;
-	w->deadline = 0;
-	return 0;
+	(void)term_timer(&w->term, now, &next);
+	/* The earlier of the timeout and the closing worker's deadline. */
+	return due > 0 && (next == 0 || due < next) ? due : next;
 }
 
 /*
- * Give the tasks the worker holds back to the queue, newest first, since
- * each goes to the front: those behind the oldest, which a worker that
- * answers in order had not started, and the oldest only when its line is
- * still unread (unread bytes at the end of its stdin cover every held
- * line).  One it read may be the very task that made it exit, and is not
- * run again beyond --retries.
+ * Give the tasks the worker holds to unread, newest first, since each goes
+ * back to the front of the queue: those behind the oldest, which a worker
+ * that answers in order had not started, and the oldest only when its
+ * line is still unread (unread bytes at the end of its stdin cover every
+ * held line).  One it read may be the very task that made it exit, and is
+ * not run again beyond --retries.
  */
 static void
-worker_give_back(struct worker *w, size_t unread)
+worker_give_back(struct worker *w, size_t unread, struct tasklist *back)
 {
 	size_t	 i, held = 0;
 
@@ -450,43 +422,47 @@ worker_give_back(struct worker *w, size_t unread)
 	while (w->qlen > (held <= unread ? 0 : 1)) {
 		w->qlen--;
 		w->sent--;
-		loop_task_unread(w->queue[(w->qhead + w->qlen) % w->qcap]);
+		tasklist_add(back, w->queue[(w->qhead + w->qlen) % w->qcap]);
 	}
 }
 
 /*
  * The worker's process has exited: read the replies left in the pipe, learn
- * its status, and fail every task it still holds, unless its host failed
- * (host_lost: the tasks stay for the loop to run elsewhere, and why says
- * what happened).  Return 1 when it died before its first reply on its
- * own, holding a task on its first attempt (a retry that kills it says
- * more of the task), 0 otherwise; *status is its wait status.
+ * its status (*status), and end the tasks it holds.  Tasks it answered or
+ * that fail with it go to done; tasks it never started go to unread, for
+ * the caller to put back at the front of the queue in that order, before it
+ * handles done.  Return WORKER_HOST_LOST when its host failed, not the
+ * worker (the tasks stay in its queue, to run elsewhere; why says what
+ * happened), WORKER_EARLY when it died before its first reply on its own,
+ * holding a task on its first attempt (a retry that kills it says more of
+ * the task), WORKER_GONE otherwise.
  */
-int
+enum worker_end
 worker_reap(struct worker *w, const struct config *cfg, double now,
-    int *status)
+    int *status, struct tasklist *done, struct tasklist *unread)
 {
 	struct slot	*s;
 	char		 how[96];
 	int		 sig, early;
+	enum worker_end	 end;
 
 	/* The writer is dead: what it wrote is in the pipe, or never comes. */
 	w->exited = 1;
-	while (w->from_fd != -1 && worker_read(w, cfg, now) == 1)
+	while (worker_read(w, cfg, now, done) == IO_READ)
 		;
 	worker_close_stdin(w);
 	*status = spawn_wait(w->pl);
 	/* Whatever it started dies with it: no process outlives its worker. */
 	spawn_signal(-1, w->pid, SIGKILL);
-	if (w->host_bad || (!w->signalled && host_failed(w->host, w->ready,
-	    1, *status, w->why, sizeof w->why))) {
-		/* The host failed, not the worker: the loop moves its tasks. */
-		w->host_lost = 1;
-		early = 0;
+	if (host_lost(&w->link, term_sent(&w->term), 1, *status, w->why,
+	    sizeof w->why)) {
+		/* The host failed, not the worker: its tasks go elsewhere. */
+		end = WORKER_HOST_LOST;
 		goto out;
 	}
 	if (w->partial && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-		worker_reply(w, cfg, buf_head(&w->in), buf_used(&w->in), now);
+		(void)worker_reply(w, cfg, buf_head(&w->in), buf_used(&w->in),
+		    now, done);
 	/*
 	 * A worker that answered and then exited 0 by itself (it retires
 	 * after so many tasks, as a pool's maxtasksperchild) gives back the
@@ -494,11 +470,12 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	 * follows an answer.
 	 */
 	if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0 &&
-	    w->answered > 0 && !w->signalled && !w->broken)
-		worker_give_back(w, w->unread < 0 ? 0 : (size_t)w->unread);
+	    w->answered > 0 && !term_sent(&w->term) && !w->broken)
+		worker_give_back(w, w->unread < 0 ? 0 : (size_t)w->unread,
+		    unread);
 	spawn_describe(*status, how, sizeof how);
 	sig = WIFSIGNALED(*status) ? WTERMSIG(*status) : 0;
-	early = w->answered == 0 && w->sent > 0 && !w->signalled;
+	early = w->answered == 0 && w->sent > 0 && !term_sent(&w->term);
 	/*
 	 * A task that failed before, killing a fresh worker, is the cause;
 	 * not when the command cannot run at all.
@@ -506,21 +483,22 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	if (early && w->qlen > 0 && w->queue[w->qhead]->attempts -
 	    w->queue[w->qhead]->lost > 1 && !spawn_not_found(*status))
 		early = 0;
+	end = early ? WORKER_EARLY : WORKER_GONE;
 	/* A remote worker ppool signalled shows ssh's 255, not the signal. */
 	while (w->qlen > 0) {
 		s = worker_pop(w);
 		s->ms = (now - s->start) * 1000.0;
-		if (s == w->timed_out) {
-			snprintf(how, sizeof how, "%g", cfg->timeout);
-			task_fail(s, "timed out after %s s", how);
-		} else if (w->signalled && (sig == SIGTERM || sig == SIGKILL ||
-		    !w->host->local))
+		if (s == w->timed_out)
+			task_timed_out(s, cfg->timeout);
+		else if (term_sent(&w->term) && (sig == SIGTERM ||
+		    sig == SIGKILL || !w->link.host->local))
 			task_fail(s, "worker killed: %s", w->why);
 		else
 			task_fail(s, "worker %s", how);
-		loop_task_done(s);
+		tasklist_add(done, s);
 	}
 out:
+	term_gone(&w->term);
 	buf_free(&w->in);
 	if (w->from_fd != -1)
 		close(w->from_fd);
@@ -529,7 +507,7 @@ out:
 		close(w->pidfd);
 	w->pidfd = -1;
 	w->state = WORKER_DEAD;
-	return early;
+	return end;
 }
 
 /* Free a reaped worker. */
