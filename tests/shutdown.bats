@@ -265,3 +265,171 @@ stopped() {
 	assert_equal "$(cat got)" 1
 	assert_no_process_left
 }
+
+# keep_signalling PID SIG SECS: send SIG to PID every 0.2 s, as a user who
+# keeps pressing Ctrl-C (ppool takes the same signal again within 0.05 s
+# as an echo of the one before), until PID has exited; fail when it still
+# runs after SECS seconds of that.
+keep_signalling() {
+	local pid=$1 sig=$2 end=$((SECONDS + $3))
+	until exited "$pid"; do
+		if ((SECONDS >= end)); then
+			echo "keep_signalling: pid $pid still running after ${3}s of SIG$sig every 0.2 s" >&2
+			return 1
+		fi
+		kill -"$sig" "$pid" 2>/dev/null || true
+		sleep 0.2
+	done
+}
+
+@test "regression: signals after the second do not put off the SIGKILL of a worker that ignores SIGTERM" {
+	# Every signal after the first sent SIGTERM again and moved the
+	# SIGKILL deadline on: while the user kept pressing Ctrl-C, a worker
+	# ignoring SIGTERM was never killed and ppool never exited.  The
+	# deadline the second signal set (--kill-after 1) must hold.
+	local w
+	w=$(worker 'trap "" TERM; read x; : >"$W/started"
+		while :; do sleep 0.05; done')
+	"$PPOOL" -j 1 --kill-after 1 -w "$w" <<<1 >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	signal_twice "$pid" TERM
+	# Gone about 1 s after the second signal: long before 10 s of more.
+	keep_signalling "$pid" TERM 10
+	wait_exit "$pid" 10
+	assert_equal "$status" 143
+	assert_equal "$(jq -c '[.seq, .ok]' out)" '[1,false]'
+	[[ $(jq -r .error out) == "worker killed"* ]] || fail "record: $(cat out)"
+	assert_no_process_left
+}
+
+# default_int CMD...: exec CMD with SIGINT at its default disposition (bash
+# starts a background job with SIGINT ignored, and ppool leaves a stop
+# signal ignored when it started so).
+default_int() {
+	if env --default-signal=INT true 2>/dev/null; then
+		exec env --default-signal=INT "$@"
+	fi
+	exec perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' "$@"
+}
+
+@test "regression: Ctrl-C after the second does not put off the SIGKILL of a command that ignores SIGTERM" {
+	# As above, in command mode and with SIGINT: the task is SIGKILLed
+	# 1 s after the second signal however many follow it.
+	jq -nc --arg m "$MARKER" '{cmd: ["sh", "-c",
+		"trap \"\" TERM; : >started; while :; do sleep 0.05; done", $m]}' >in
+	default_int "$PPOOL" --kill-after 1 <in >out 2>err 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 10 test -e started
+	signal_twice "$pid" INT
+	keep_signalling "$pid" INT 10
+	wait_exit "$pid" 10
+	assert_equal "$status" 130
+	assert_equal "$(jq -c '[.seq, .ok, .signal]' out)" '[1,false,"SIGKILL"]'
+	assert_no_process_left
+}
+
+@test "regression: --halt now does not signal the group of the command whose failure tripped it (reaped, its id free)" {
+	# The failed command was still listed when its record tripped the
+	# halt, so "kill the running ones" sent SIGTERM and SIGCONT to its
+	# process group too, after libpipeline had reaped its leader: that
+	# id may be another process's by then.  strace shows every kill.
+	command -v strace >/dev/null || skip "strace is not installed (setup.sh installs it)"
+	strace -qq -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+	skip_under_valgrind "strace would trace valgrind"
+	# Task 1 runs until the halt kills it; task 2, once task 1 runs,
+	# prints its pid (sh -c is the leader of its group) and fails.
+	jq -nc --arg m "$MARKER" '
+		{cmd: ["sh", "-c", "echo $$ >long.pid; : >started
+			while :; do sleep 0.05; done", $m]},
+		{cmd: ["sh", "-c", "until [ -e started ]; do sleep 0.01; done
+			echo $$; exit 1", $m]}' >in
+	# LeakSanitizer cannot work under ptrace: off, for an ASan build.
+	run --separate-stderr timeout -k 5 30 \
+		env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -qq -e signal=none -e trace=kill,pidfd_send_signal \
+		-o trace "$PPOOL" --halt now,fail=1 -j 2 <in
+	assert_equal "$status" 2
+	assert_records_valid
+	assert_equal "$(record 1 | jq -c '[.ok, .signal, .error]')" \
+		'[false,"SIGTERM","stopped by --halt now"]'
+	assert_equal "$(record 2 | jq -c '[.ok, .exit, .signal, .error]')" \
+		'[false,1,null,"exited with status 1"]'
+	local failed long bad
+	failed=$(record 2 | jq -r .stdout)
+	long=$(cat long.pid)
+	[[ $failed =~ ^[0-9]+$ && $long =~ ^[0-9]+$ ]] ||
+		fail "pids: failed '$failed', long '$long'"
+	# The running task's group got the halt's SIGTERM ...
+	grep -qF "kill(-$long, SIGTERM" trace ||
+		fail "no SIGTERM to the running task's group $long: $(cat trace)"
+	# ... and the failed one's nothing but the SIGKILL its end sends to
+	# what it may have left in its group.
+	bad=$(grep -F "kill(-$failed, " trace | grep -vF "kill(-$failed, SIGKILL" || true)
+	[[ -z $bad ]] || fail "signals to the reaped task's group $failed: $bad"
+	assert_no_process_left
+}
+
+# build_fault: compile the fault-injection shim (tests/fault.c) into
+# $BATS_TEST_TMPDIR/fault.so, from the source tree: out-of-tree builds too.
+build_fault() {
+	cc -shared -fPIC -o "$BATS_TEST_TMPDIR/fault.so" \
+		"$PPOOL_SRCDIR/tests/fault.c" -ldl
+}
+
+# fill_pipe: fill the pipe on stdout with newlines (blank lines, which no
+# record is) until not one more byte fits.
+fill_pipe() {
+	python3 -c '
+import fcntl, os
+flags = fcntl.fcntl(1, fcntl.F_GETFL)
+fcntl.fcntl(1, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+for size in (4096, 1):
+    try:
+        while True:
+            os.write(1, b"\n" * size)
+    except BlockingIOError:
+        pass
+fcntl.fcntl(1, fcntl.F_SETFL, flags)
+'
+}
+
+@test "regression: a worker start that fails while no worker holds a place prints the finished records, exit 255" {
+	# It called err(): exit 255 at once, and the records not yet written
+	# were lost.  It must stop as any fatal stop does.
+	skip_under_valgrind "LD_PRELOAD would reach the wrapper's shell"
+	build_fault
+	seq 3 >in
+	local w
+	w=$(worker 'while read x; do echo "$x"; done')
+	# pipe2 calls: 1 for the signal pipe, then 2 per worker start.  With
+	# -j 1 -r 1, worker 2 starts once worker 1 is reaped: its start, the
+	# 4th call, fails while no worker holds a place.  stdout is a full
+	# pipe, read only once that call has failed, so that task 1's record
+	# cannot have been written before.
+	{
+		fill_pipe
+		rc=0
+		timeout -k 5 20 env LD_PRELOAD="$BATS_TEST_TMPDIR/fault.so" \
+			PPOOL_FAULT_PIPE2=4 PPOOL_FAULT_LOG=calls \
+			ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+			"$PPOOL" -j 1 -r 1 -w "$w" <in 2>err 3>&- || rc=$?
+		echo "$rc" >status
+	} | {
+		wait_until 10 grep -qsx 'pipe2 4 fail' calls || true
+		cat
+	} >raw
+	grep -qx 'pipe2 4 fail' calls || fail "no 4th pipe2 call: $(cat calls)"
+	assert_equal "$(cat status)" 255
+	output=$(grep -v '^$' raw || true)
+	assert_records_valid
+	assert_equal "$(head -1 <<<"$output" | jq -c '[.seq, .ok, .result]')" '[1,true,1]'
+	assert_equal "$(jqo 'select(.seq > 1 and .ok) | .seq')" ""
+	# One line says which worker command could not start, and why.
+	assert_equal "$(grep -cF -- "$w" err)" 1
+	grep -F -- "$w" err | grep -qF 'Too many open files' ||
+		fail "stderr: $(cat err)"
+	assert_no_process_left
+}
