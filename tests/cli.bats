@@ -13,7 +13,9 @@ OPTIONS=(-a --input -0 --null -L --lines -h --help -j --jobs -P -o --output
 	--dry-run --envelope --halt --inflight --kill-after --max-line
 	--max-output --retries --window)
 
-# assert_usage_error: the last `run` was refused as a usage error.
+# assert_usage_error [MESSAGE]: the last `run` was refused as a usage error:
+# exit 255, nothing on stdout, a message on stderr that starts with
+# "ppool: ", and whose first line is MESSAGE when it is given.
 assert_usage_error() {
 	assert_equal "$status" 255
 	assert_equal "$output" ""
@@ -21,6 +23,15 @@ assert_usage_error() {
 		echo "stderr does not start with 'ppool: ': $stderr" >&2
 		return 1
 	}
+	[[ $# == 0 ]] || assert_equal "${stderr_lines[0]}" "$1"
+}
+
+# assert_bad_value OPTION VALUE: the last `run` was refused as a usage error
+# whose message names OPTION and quotes VALUE: "ppool: OPTION ..., not 'VALUE'".
+assert_bad_value() {
+	assert_usage_error
+	[[ ${stderr_lines[0]} == "ppool: $1 "*", not '$2'" ]] ||
+		fail "the message does not name $1 and '$2': $stderr"
 }
 
 @test "--help lists every option on stdout and exits 0" {
@@ -81,51 +92,51 @@ assert_usage_error() {
 
 @test "-j 0 is a usage error" {
 	run --separate-stderr ppool -j 0 -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: -j must be from 1 to 65536, not '0'"
 }
 
 @test "-j x is a usage error" {
 	run --separate-stderr ppool -j x -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: -j wants a whole number, not 'x'"
 }
 
 @test "-j -1, -j 2x, -j '' and a -j that overflows are usage errors" {
 	local bad
 	for bad in -1 2x '' ' 2' 99999999999999999999999; do
 		run --separate-stderr ppool -j "$bad" -w cat </dev/null
-		assert_usage_error
+		assert_bad_value -j "$bad"
 	done
 }
 
 @test "-P 0 is a usage error" {
 	run --separate-stderr ppool -P 0 -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: -P must be from 1 to 65536, not '0'"
 }
 
 @test "--window 0 is a usage error" {
 	run --separate-stderr ppool --window 0 -w cat </dev/null
-	assert_usage_error
+	assert_bad_value --window 0
 }
 
 @test "--inflight 0 is a usage error" {
 	run --separate-stderr ppool --inflight 0 -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: --inflight must be from 1 to 65536, not '0'"
 }
 
 @test "--max-line 0 and a bad suffix are usage errors" {
 	run --separate-stderr ppool --max-line 0 -w cat </dev/null
-	assert_usage_error
+	assert_bad_value --max-line 0
 	run --separate-stderr ppool --max-line 1Q -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: --max-line wants a whole number (with K, M or G after it for KiB, MiB or GiB), not '1Q'"
 	run --separate-stderr ppool --max-line x -w cat </dev/null
-	assert_usage_error
+	assert_bad_value --max-line x
 }
 
 @test "-r x and -r -1 are usage errors; -r 0 (never retire) is accepted" {
 	run --separate-stderr ppool -r x -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: -r wants a whole number, not 'x'"
 	run --separate-stderr ppool -r -1 -w cat </dev/null
-	assert_usage_error
+	assert_bad_value -r -1
 	run --separate-stderr ppool -r 0 -w "$(cat_worker)" <<<'7'
 	assert_success
 	assert_equal "$(jqo .result)" 7
@@ -133,19 +144,21 @@ assert_usage_error() {
 
 @test "-o with an unknown format is a usage error" {
 	run --separate-stderr ppool -o yaml -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: -o wants json or raw, not 'yaml'"
 }
 
 @test "an unknown option exits 255 with a ppool: message" {
 	run --separate-stderr ppool --frobnicate -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: unknown option '--frobnicate'"
 	run --separate-stderr ppool -Z -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: unknown option '-Z'"
 }
 
 @test "a missing option argument exits 255" {
 	run --separate-stderr ppool -w
-	assert_usage_error
+	assert_usage_error "ppool: option '-w' wants an argument"
+	run --separate-stderr ppool -j 1 --window </dev/null
+	assert_usage_error "ppool: option '--window' wants an argument"
 }
 
 @test "options of one mode are refused in the other, with a message" {
@@ -160,19 +173,19 @@ assert_usage_error() {
 	assert_equal "${stderr_lines[0]}" "ppool: --inflight is for worker mode: give -w CMD, or leave it out"
 	# given, even with their defaults
 	run --separate-stderr ppool -r 0 echo hi </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: -r is for worker mode: give -w CMD, or leave it out"
 	run --separate-stderr ppool --inflight 1 echo hi </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: --inflight is for worker mode: give -w CMD, or leave it out"
 	run --separate-stderr ppool --dry-run -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: --dry-run is for command mode; it cannot be used with -w"
 	run --separate-stderr ppool --max-output 1K -w cat </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: --max-output is for command mode (a worker's reply is bounded by --max-line); it cannot be used with -w"
 	run --separate-stderr ppool -w cat echo hi </dev/null
-	assert_usage_error
+	assert_usage_error "ppool: unexpected argument 'echo' with -w (quote the worker command as one argument)"
 }
 
 @test "-t, --kill-after, --retries and --halt parse strictly" {
-	local bad
+	local bad opt
 	for bad in "-t 0" "-t -1" "-t x" "--kill-after 0" "--retries -1" \
 	    "--retries x" "--halt sometimes" "--halt soon,fail=0" \
 	    "--halt now,fail=101%" "--halt soon,fail=x" "-t 0x10" "-t 1e3" \
@@ -180,6 +193,10 @@ assert_usage_error() {
 		# shellcheck disable=SC2086
 		run --separate-stderr ppool $bad -w cat </dev/null
 		assert_usage_error
+		# The message names the option ('--halt' for its fail=).
+		opt=${bad%%[ =]*}
+		[[ ${stderr_lines[0]} == "ppool: $opt "* ]] ||
+			fail "the message for '$bad' does not name $opt: $stderr"
 	done
 	# strtod alone took a leading blank, as -j does not
 	run --separate-stderr ppool -t ' 1' -w cat </dev/null
@@ -192,13 +209,20 @@ assert_usage_error() {
 	run --separate-stderr ppool --kill-after "1$(printf '0%.0s' $(seq 400))" -w cat </dev/null
 	assert_usage_error
 	[[ ${stderr_lines[0]} == "ppool: --kill-after wants at most 1000000000 seconds"* ]] || fail "$stderr"
+	# Accepted: the task runs, and nothing is said.
 	run --separate-stderr ppool -t 1000000000 -w cat <<<'1'
 	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(jqo -c '[.seq, .ok, .result]')" '[1,true,1]'
 	run --separate-stderr ppool -t 0.5 --kill-after 1 --retries 2 \
 	    --halt now,fail=10% -w cat <<<'1'
 	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(jqo -c '[.seq, .ok, .result]')" '[1,true,1]'
 	run --separate-stderr ppool -t .5 --kill-after 2. -w cat <<<'1'
 	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(jqo -c '[.seq, .ok, .result]')" '[1,true,1]'
 }
 
 @test "a size option's message names its K, M and G suffixes" {

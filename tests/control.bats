@@ -3,8 +3,18 @@
 # --kill-after, --retries, --halt, SIGTERM/SIGINT, file-descriptor limits,
 # misbehaving workers.  Every test also checks that no process of the run is
 # left.  Signals are sent after an event (a file a task creates), never after
-# a fixed sleep, and no test asserts on timing, but for the default of
-# --kill-after, whose bounds are wide enough for a loaded machine.
+# a fixed sleep.  Timing is asserted where the contract is about time, as
+# lower bounds that follow from it, which a loaded machine cannot break (it
+# makes things later, never sooner): a task or worker that ignores SIGTERM
+# dies no sooner than -t plus --kill-after, ppool's SIGKILL and its exit
+# come no sooner than --kill-after after its SIGTERM, a worker that closed
+# its stdout has 2 s; read from the records' "ms" or from strace's
+# timestamps of ppool's own system calls, less 50 ms for the clock ppool
+# read before it acted.  Upper bounds follow from the contract too (the ms
+# of a task that succeeded under -t is less), or only tell a behaviour from
+# a much slower one, with seconds to spare: the default --kill-after (2 s)
+# under 8 s, the closed stdout's 2 s under 15 s against -t 20, the guards
+# of timeout(1).  Tasks that must finish within -t leave 0.4 s of it or more.
 
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
@@ -41,6 +51,45 @@ with_int() {
 		exec env --default-signal=INT "$@"
 	fi
 	exec perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' "$@"
+}
+
+# need_strace: skip the test unless strace is installed and can trace here.
+need_strace() {
+	command -v strace >/dev/null || skip "strace is not installed (setup.sh installs it)"
+	strace -qq -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+	skip_under_valgrind "strace would trace valgrind"
+}
+
+# traced LOG ARG...: run ppool ARG... under strace, which writes to LOG the
+# signals ppool sends and its exit, each with its time (-ttt): only ppool's
+# own system calls, not its children's.  LeakSanitizer cannot run under
+# ptrace: an AddressSanitizer build checks no leaks here.
+traced() {
+	local log=$1
+	shift
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		timeout -k 5 30 strace -qq -ttt -e signal=none \
+		-e trace=kill,pidfd_send_signal,exit_group -o "$log" "$PPOOL" "$@"
+}
+
+# first_at LOG WHAT: the time of the first line of LOG (of traced) that
+# matches the extended regex WHAT.
+first_at() {
+	awk -v re="$2" '$0 ~ re { print $1; exit }' "$1"
+}
+
+# assert_kill_after LOG SECS: in LOG (of traced), ppool's first SIGKILL and
+# its exit both come SECS or more (less 50 ms) after its first SIGTERM.
+assert_kill_after() {
+	local term kill end
+	term=$(first_at "$1" '(kill|pidfd_send_signal)\(.*SIGTERM')
+	kill=$(first_at "$1" '(kill|pidfd_send_signal)\(.*SIGKILL')
+	end=$(first_at "$1" ' exit_group\(')
+	[[ -n $term && -n $kill && -n $end ]] ||
+		fail "no SIGTERM, SIGKILL or exit in the trace: $(cat "$1")"
+	awk -v t="$term" -v k="$kill" -v e="$end" -v s="$2" \
+		'BEGIN { exit !(k - t >= s - 0.05 && e - t >= s - 0.05) }' ||
+		fail "SIGTERM at $term, SIGKILL at $kill, exit at $end: not $2 s apart"
 }
 
 # Tasks that wait: task 1 logs "1" to got, creates "started" and waits for
@@ -125,15 +174,17 @@ held_tasks() {
 	assert_seqs_in_order 2
 	assert_equal "$(record 1 | jq -c '[.ok, .error, .exit, .signal]')" \
 		'[false,"timed out after 0.5 s",null,"SIGKILL"]'
+	# Its end came no sooner than 0.5 s (-t) + 0.5 s (--kill-after).
+	(($(record 1 | jq '.ms | floor') >= 950)) || fail "killed after $(record 1 | jq .ms) ms"
 	assert_equal "$(record 2 | jq .ok)" true
 	assert_no_process_left
 }
 
 @test "command mode: --kill-after defaults to 2 s" {
-	# The one timing assertion here: SIGTERM at 0.5 s, ignored, then the
-	# SIGKILL of the default --kill-after 2 s later, so about 2500 ms.  It
-	# cannot come sooner; 8 s is slack for a loaded machine, and still
-	# fails a default of 10 s (or of 1 s below).
+	# SIGTERM at 0.5 s, ignored, then the SIGKILL of the default
+	# --kill-after 2 s later, so about 2500 ms.  It cannot come sooner;
+	# 8 s is slack for a loaded machine, and still fails a default of 10 s
+	# (or of 1 s below).
 	local s
 	s=$(marked sleep)
 	shtask 'trap "" TERM; "$1" 100' "$s" >in
@@ -158,8 +209,32 @@ held_tasks() {
 	assert_equal "$status" 1
 	assert_seqs_in_order 3
 	assert_equal "$(record 1 | jq -c '[.ok, .error]')" '[false,"timed out after 0.5 s"]'
+	# The task ends with its worker: no sooner than -t + --kill-after.
+	(($(record 1 | jq '.ms | floor') >= 950)) || fail "killed after $(record 1 | jq .ms) ms"
 	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '2 3 '
 	assert_not_equal "$(record 2 | jq .worker)" "$(record 1 | jq .worker)"
+	assert_no_process_left
+}
+
+@test "--kill-after: ppool's SIGKILL, and its exit, come no sooner than --kill-after seconds after its SIGTERM (both modes)" {
+	# Timed by strace, from ppool's own kill and exit_group calls: the
+	# SIGTERM of -t 0.5, ignored, and the SIGKILL 1 s (--kill-after) later.
+	need_strace
+	local s w
+	s=$(marked sleep)
+	shtask 'trap "" TERM; "$1" 100' "$s" >in
+	run --separate-stderr traced trace -t 0.5 --kill-after 1 <in
+	assert_equal "$status" 1
+	assert_equal "$(record 1 | jq -c '[.ok, .error, .signal]')" \
+		'[false,"timed out after 0.5 s","SIGKILL"]'
+	assert_kill_after trace 1
+	assert_no_process_left
+	w=$(worker "trap '' TERM
+	while read x; do '$s' 100; echo \"\$x\"; done")
+	run --separate-stderr traced trace -j 1 -t 0.5 --kill-after 1 -w "$w" <<<1
+	assert_equal "$status" 1
+	assert_equal "$(record 1 | jq -c '[.ok, .error]')" '[false,"timed out after 0.5 s"]'
+	assert_kill_after trace 1
 	assert_no_process_left
 }
 
@@ -201,14 +276,16 @@ held_tasks() {
 }
 
 @test "worker mode -t --inflight 3: a queued task's clock starts when the worker answers the one before it" {
-	# Each task takes 0.6 s, under -t 1; the second, counted from when it
-	# was queued, once timed out at 1 s though it had run for 0.4 s.
+	# Each task takes 1.1 s, under -t 2, and two together more than 2 s:
+	# the second, counted from when it was queued, once timed out though
+	# it had run for 0.9 s.  Nor may a record's ms count from then: task
+	# 3, queued at once, would show 3.3 s or more, past -t for a success.
 	local w
-	w=$(worker 'while read x; do sleep 0.6; echo "$x"; done')
-	run --separate-stderr ppool -j 1 --inflight 3 -t 1 -w "$w" < <(seq 3)
+	w=$(worker 'while read x; do sleep 1.1; echo "$x"; done')
+	run --separate-stderr ppool -j 1 --inflight 3 -t 2 -w "$w" < <(seq 3)
 	assert_success
 	assert_equal "$(jqo -c '[.seq, .ok]' | tr '\n' ' ')" '[1,true] [2,true] [3,true] '
-	(($(record 3 | jq '.ms | floor') < 1000)) || fail "task 3 took $(record 3 | jq .ms) ms"
+	assert_equal "$(jqo -c 'select(.ms >= 2000) | [.seq, .ms]')" ""
 	assert_no_process_left
 }
 
@@ -896,12 +973,15 @@ fd_warning() {
 }
 
 @test "-t does not put off the 2 s given to a worker that closed its stdout" {
-	# The timeout's deadline once came first: 8 s instead of 2.
-	local w
+	# The timeout's deadline once came first: 8 s (-t 8) instead of 2.
+	# Task 2's clock starts at the answer to task 1, just before the
+	# close: it ends 2 s later or more, and well before -t's 20 s.
+	local w ms
 	w=$(worker 'read x; echo "$x"; exec >&-; exec sleep 100')
-	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 --inflight 2 -t 8 -w "$w" < <(seq 2)
+	run --separate-stderr timeout -k 5 40 "$PPOOL" -j 1 --inflight 2 -t 20 -w "$w" < <(seq 2)
 	assert_equal "$status" 1
 	assert_equal "$(record 2 | jq -c '[.ok, .error]')" '[false,"worker killed: it closed its stdout"]'
-	(($(record 2 | jq '.ms | floor') < 6000)) || fail "killed after $(record 2 | jq .ms) ms"
+	ms=$(record 2 | jq '.ms | floor')
+	((ms >= 1950 && ms < 15000)) || fail "killed after $ms ms, not 2 s after the close"
 	assert_no_process_left
 }

@@ -172,7 +172,7 @@ bash_complete() {
 }
 
 @test "zsh: -S offers ':' (this machine) as a value, not an empty one" {
-	command -v zsh >/dev/null || skip "no zsh"
+	command -v zsh >/dev/null || skip "zsh is not installed (setup.sh installs it)"
 	# _alternative evals the (( )) list of the spec into "value:description"
 	# words, where a ':' in the value is written '\:'; '::...' was an empty
 	# value, and Tab after "-S x," inserted nothing.

@@ -300,19 +300,35 @@ load helpers
 }
 
 @test "exit status 0 when every task succeeds" {
+	# And each task has its record, a success with the worker's reply
+	# (command mode: exit 0), and nothing is said on stderr.
 	seq 50 >in
 	run --separate-stderr ppool -j 2 -w "$(cat_worker)" <in
 	assert_success
+	assert_equal "$stderr" ""
+	assert_records_valid
+	assert_seqs_in_order 50
+	assert_equal "$(jqo -c 'select(.ok != true or .result != .seq or .attempts != 1)')" ""
+	run --separate-stderr ppool -j 2 -- sh -c 'exit 0' "$MARKER" <in
+	assert_success
+	assert_equal "$stderr" ""
+	assert_records_valid
+	assert_seqs_in_order 50
+	assert_equal "$(jqo -c 'select(.ok != true or .exit != 0 or .signal != null)')" ""
+	assert_no_process_left
 }
 
-# fail_first N TOTAL: run TOTAL tasks of which the first N fail (--envelope).
+# fail_first N TOTAL: run TOTAL tasks of which the first N fail (--envelope);
+# check that each has its record, and that exactly tasks 1 to N failed.
 fail_first() {
 	seq "$2" >in
 	local w
 	w=$(worker "while read x; do
 		if [ \$x -le $1 ]; then echo '{\"error\": \"no\"}'; else echo '{\"result\": 1}'; fi; done")
 	run --separate-stderr ppool -j 2 --envelope -w "$w" <in
-	assert_equal "$(jqo 'select(.ok | not) | .seq' | wc -l)" "$1"
+	assert_seqs_in_order "$2"
+	assert_equal "$(jqo 'select(.ok | not) | .seq')" "$(seq "$1")"
+	assert_equal "$(jqo 'select(.ok | not) | .error' | sort -u)" no
 }
 
 @test "exit status: the number of failed tasks, 1 to 100" {

@@ -262,6 +262,8 @@ two\r'
 	seq 10 >in
 	run --separate-stderr ppool -L -o raw --joblog=jl -- sh task.sh "$MARKER" 1000 <in
 	assert_success
+	assert_equal "$(sort -n done | tr '\n' ' ')" "$(seq 10 | tr '\n' ' ')"
+	assert_equal "$(wc -l <jl)" 11
 	# A crash in the middle of task 11's line.
 	printf '11\t17000' >>jl
 	rm done
@@ -361,6 +363,7 @@ EOF
 	printf '%s\n' a b c d >in
 	run --separate-stderr ppool -L -o raw --joblog=jl -- echo <in
 	assert_success
+	assert_output $'a\nb\nc\nd'
 	printf '%s\n' a X Y d e >in
 	run --separate-stderr ppool -L -o raw --joblog=jl --resume -- echo <in
 	assert_success
@@ -379,6 +382,8 @@ EOF
 	# Said even after the warning about a changed input.
 	rm -f jl
 	run --separate-stderr ppool -L -o raw --joblog=jl -- echo <<<'a'
+	assert_success
+	assert_output a
 	run --separate-stderr bash -c 'ulimit -f 1; { echo b; seq 2 200; } | "$0" -L -j 2 -o raw --joblog=jl --resume -- echo' "$PPOOL"
 	assert_equal "$status" 255
 	assert_equal "$(printf '%s\n' "$output" | wc -l)" 200
@@ -405,6 +410,7 @@ EOF
 	printf '%s\n' 'exit 1' 'true' 'exit 2' 'true' >in
 	run --separate-stderr ppool -L --joblog=jl <in
 	assert_equal "$status" 2
+	assert_equal "$(jqo -c '[.seq, .ok]' | tr '\n' ' ')" '[1,false] [2,true] [3,false] [4,true] '
 	printf '%s\n' 'exit 1' 'true' 'exit 2' 'true' 'echo five' 'echo six' >in
 	run --separate-stderr ppool -L -v --joblog=jl --resume <in
 	assert_success

@@ -639,7 +639,7 @@ time.sleep(60)' "$SSHD_PORT" listening 3>&- &
 }
 
 @test "usage errors: -S '', a bad N/ (0/, x/, -1/), a missing --ssh-file: exit 255 with a message, nothing run" {
-	local a
+	local a want
 	for a in "-S=" "-S=0/127.0.0.1" "-S=x/127.0.0.1" "-S=-1/127.0.0.1" "-S=1x/127.0.0.1" \
 		"--ssh-file=$PWD/no-such-file"; do
 		if [[ $a == -S=* ]]; then
@@ -649,12 +649,19 @@ time.sleep(60)' "$SSHD_PORT" listening 3>&- &
 		fi
 		assert_equal "$status" 255
 		assert_output ""
-		[[ -n $stderr ]] || fail "no message for $a"
+		case $a in
+		-S=) want="ppool: -S: an empty host name" ;;
+		-S=*) want="ppool: -S: '${a#-S=}': the slots before '/' must be a number from 1 to 65536" ;;
+		*) want="ppool: --ssh-file $PWD/no-such-file: No such file or directory" ;;
+		esac
+		assert_equal "${stderr_lines[0]}" "$want"
 		assert_file_not_exists ran
 	done
 	# --ssh=HOSTS is -S HOSTS; both repeat and add up.
 	run --separate-stderr ppool --ssh= --ssh-command "$SSH" -- true <<<'1'
 	assert_equal "$status" 255
+	assert_output ""
+	assert_equal "${stderr_lines[0]}" "ppool: -S: an empty host name"
 	seq 4 >in
 	run --separate-stderr ppool --ssh=1/127.0.0.1 -S 1/127.0.0.2 --ssh-command "$SSH" \
 		-- sh -c "$CONN_SCRIPT" "$MARKER" {} "$BATS_TEST_TMPDIR" <in

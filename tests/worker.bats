@@ -129,9 +129,13 @@ load helpers
 	assert_success
 	assert_seqs_in_order 20
 	assert_equal "$(jqo .attempts | sort -u)" 1
-	# One that exits 0 before any answer still fails what it held.
+	# One that exits 0 before any answer still fails what it held; three
+	# in a row stop the run.
 	run --separate-stderr timeout -k 5 30 "$PPOOL" -j 1 -w 'exit 0' < <(seq 3)
 	assert_equal "$status" 255
+	assert_seqs_in_order 3
+	assert_equal "$(jqo -c '[.ok, .error, .attempts]' | sort -u)" '[false,"worker exited with status 0",1]'
+	assert_equal "$stderr" "ppool: worker 'exit 0' exited with status 0 before its first reply, 3 times in a row"
 }
 
 @test "a worker that exits 0 after answering: a task it read is not run again, and a stop does not hang" {
