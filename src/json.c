@@ -266,54 +266,6 @@ json_check(const char *text, size_t len, size_t *erroff)
 }
 
 /*
- * In a checked JSON text whose value is an object, find the first member
- * whose key is exactly name (compared as written, escapes not decoded).
- * Return 0 and the span of its value, or -1 when there is none.
- */
-int
-json_member(const char *text, size_t len, const char *name, size_t *off,
-    size_t *vlen)
-{
-	struct scan		 s;
-	const unsigned char	*key, *value;
-	size_t			 n = strlen(name);
-
-	s.p = (const unsigned char *)text;
-	s.end = s.p + len;
-	s.depth = 0;
-	scan_space(&s);
-	if (s.p >= s.end || *s.p != '{')
-		return -1;
-	s.p++;
-	for (;;) {
-		scan_space(&s);
-		if (s.p >= s.end || *s.p != '"')
-			return -1;
-		key = s.p;
-		if (scan_string(&s) == -1)
-			return -1;
-		scan_space(&s);
-		if (s.p >= s.end || *s.p != ':')
-			return -1;
-		s.p++;
-		scan_space(&s);
-		value = s.p;
-		if (scan_value(&s) == -1)
-			return -1;
-		if ((size_t)(s.p - value) > 0 && (size_t)(value - key) >= n + 2 &&
-		    key[n + 1] == '"' && memcmp(key + 1, name, n) == 0) {
-			*off = (const char *)value - text;
-			*vlen = s.p - value;
-			return 0;
-		}
-		scan_space(&s);
-		if (s.p >= s.end || *s.p != ',')
-			return -1;
-		s.p++;
-	}
-}
-
-/*
  * Step through the elements of a checked JSON array, or the members of a
  * checked JSON object (when key is not NULL), held in text: *pos starts at
  * 0.  Return 1 with the span of the next value, and of its key with its
@@ -374,6 +326,64 @@ json_object_next(const char *text, size_t len, size_t *pos, size_t *key,
 	return json_next(text, len, pos, key, klen, off, vlen);
 }
 
+/*
+ * In a checked JSON text whose value is an object, find the members named
+ * by names, a NULL-terminated list, comparing keys after decoding their
+ * escapes: set off[i] and vlen[i] to the span of the value of names[i], or
+ * both to 0 when there is none, and, when idx is not NULL, idx[i] to its
+ * place among the object's members (0 for the first), the index of its item
+ * in a parser's tree of the same text.  Return 0, or -1 with *dup the index
+ * of a name the object gives more than once.
+ */
+int
+json_members(const char *text, size_t len, const char *const *names,
+    size_t *off, size_t *vlen, size_t *idx, size_t *dup)
+{
+	struct buf	 name;
+	char		 home[64];
+	const char	*key;
+	size_t		 pos = 0, k, klen, o, n, i, m;
+	int		 rc = 0;
+
+	for (i = 0; names[i] != NULL; i++) {
+		off[i] = vlen[i] = 0;
+		if (idx != NULL)
+			idx[i] = 0;
+	}
+	buf_init_home(&name, home, sizeof home);
+	for (m = 0; json_object_next(text, len, &pos, &k, &klen, &o, &n);
+	    m++) {
+		/* The key without its quotes; decoded only when it must be. */
+		key = text + k + 1;
+		klen -= 2;
+		if (memchr(key, '\\', klen) != NULL) {
+			buf_reset(&name);
+			json_decode_string(text + k, klen + 2, &name);
+			key = name.data;
+			klen = name.len;
+		}
+		for (i = 0; names[i] != NULL; i++) {
+			if (strlen(names[i]) == klen &&
+			    memcmp(names[i], key, klen) == 0)
+				break;
+		}
+		if (names[i] == NULL)
+			continue;
+		/* A value is never empty: vlen 0 means not seen yet. */
+		if (vlen[i] > 0) {
+			*dup = i;
+			rc = -1;
+			break;
+		}
+		off[i] = o;
+		vlen[i] = n;
+		if (idx != NULL)
+			idx[i] = m;
+	}
+	buf_free(&name);
+	return rc;
+}
+
 /* The value of one hexadecimal digit. */
 static unsigned
 json_hex(char c)
@@ -420,10 +430,14 @@ json_add_utf8(struct buf *b, unsigned cp)
 int
 json_decode_string(const char *tok, size_t len, struct buf *b)
 {
-	size_t		 i, end = len - 1;
+	size_t		 i, end;
 	unsigned	 cp, lo;
 	int		 nul = 0;
 
+	/* Not a token: nothing to decode (and no end to wrap below 0). */
+	if (len < 2)
+		return 0;
+	end = len - 1;
 	for (i = 1; i < end; i++) {
 		if (tok[i] != '\\') {
 			buf_addc(b, tok[i]);

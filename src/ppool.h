@@ -191,7 +191,8 @@ int	 joblog_failed(void);
 /* json.c */
 #define JSON_DEPTH_MAX	512	/* deeper nesting is refused */
 int	 json_check(const char *, size_t, size_t *);
-int	 json_member(const char *, size_t, const char *, size_t *, size_t *);
+int	 json_members(const char *, size_t, const char *const *, size_t *,
+	    size_t *, size_t *, size_t *);
 void	 json_trim(const char *, size_t, size_t *, size_t *);
 int	 json_array_next(const char *, size_t, size_t *, size_t *, size_t *);
 int	 json_object_next(const char *, size_t, size_t *, size_t *, size_t *,

@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,23 +92,87 @@ resolve_words(const char *raw, size_t len, struct argv *av, char *err,
 	return 0;
 }
 
-/* Find an object member's cJSON item and its raw text span. */
-static const cJSON *
-resolve_member(const cJSON *obj, const char *text, size_t len,
-    const char *name, const char **raw, size_t *rawlen)
-{
-	const cJSON	*item;
-	size_t		 off, n;
+/* ppool's fields of a task object, in the order of resolve_names. */
+enum resolve_field {
+	FIELD_ARGS,
+	FIELD_CMD,
+	FIELD_CWD,
+	FIELD_ENV,
+	FIELD_PIPELINE,
+	FIELD_STDIN,
+	FIELD_TIMEOUT,
+	FIELD_COUNT
+};
 
-	if ((item = cJSON_GetObjectItemCaseSensitive(obj, name)) == NULL)
-		return NULL;
-	if (json_member(text, len, name, &off, &n) == -1) {
-		off = 0;
-		n = 0;
+/* Their names; "id" is task.c's (task_parse). */
+static const char *const resolve_names[FIELD_COUNT + 1] = {
+	"args", "cmd", "cwd", "env", "pipeline", "stdin", "timeout", NULL
+};
+
+/*
+ * A task object's fields, each as its item in cJSON's tree and as the raw
+ * text of its value.  One scan of the text (json_members, which decodes
+ * names) finds them and gives each one's place among the members; the item
+ * is taken by that place, never by name, so both are the same member.
+ */
+struct fields {
+	const cJSON	*item[FIELD_COUNT];	/* NULL: the task has none */
+	const char	*raw[FIELD_COUNT];
+	size_t		 len[FIELD_COUNT];
+};
+
+/* Whether a cJSON item is of the type its raw text's first byte says. */
+static int
+resolve_same(const cJSON *item, const char *raw)
+{
+	switch (raw[0]) {
+	case '"':
+		return cJSON_IsString(item);
+	case '[':
+		return cJSON_IsArray(item);
+	case '{':
+		return cJSON_IsObject(item);
+	case 't':
+		return cJSON_IsTrue(item);
+	case 'f':
+		return cJSON_IsFalse(item);
+	case 'n':
+		return cJSON_IsNull(item);
 	}
-	*raw = text + off;
-	*rawlen = n;
-	return item;
+	return cJSON_IsNumber(item);
+}
+
+/*
+ * Find ppool's fields in a task: root is cJSON's tree of it, or NULL when
+ * it is no object (then it has none), and [text, text+len) its checked
+ * text, trimmed.  A field named twice is refused, as it is ambiguous.
+ */
+static int
+resolve_fields(const cJSON *root, const char *text, size_t len,
+    struct fields *f, char *err, size_t size)
+{
+	size_t	 off[FIELD_COUNT], n[FIELD_COUNT], idx[FIELD_COUNT], dup, i;
+
+	memset(f, 0, sizeof *f);
+	if (root == NULL)
+		return 0;
+	if (!resolve_same(root, text))
+		return resolve_error(err, size, "invalid JSON");
+	if (json_members(text, len, resolve_names, off, n, idx, &dup) == -1)
+		return resolve_error(err, size, "ambiguous task: it names "
+		    "\"%s\" twice", resolve_names[dup]);
+	for (i = 0; i < FIELD_COUNT; i++) {
+		if (n[i] == 0)
+			continue;
+		f->raw[i] = text + off[i];
+		f->len[i] = n[i];
+		if (idx[i] <= INT_MAX)
+			f->item[i] = cJSON_GetArrayItem(root, (int)idx[i]);
+		/* Both parsers read one text: they agree, or it is refused. */
+		if (f->item[i] == NULL || !resolve_same(f->item[i], f->raw[i]))
+			return resolve_error(err, size, "invalid JSON");
+	}
+	return 0;
 }
 
 /* Add one stage to the job. */
@@ -125,40 +190,40 @@ resolve_stage(struct job *job)
  * from the task's own text, since cJSON cuts them at a NUL byte.
  */
 static int
-resolve_options(const cJSON *obj, const char *text, size_t len,
-    struct job *job, char *err, size_t size)
+resolve_options(const struct fields *f, struct job *job, char *err,
+    size_t size)
 {
 	const cJSON	*item, *var;
 	const char	*raw;
 	size_t		 rawlen, pos = 0, key, klen, off, n;
 	char		*name, *value, what[128];
 
-	if ((item = resolve_member(obj, text, len, "stdin", &raw,
-	    &rawlen)) != NULL) {
+	if ((item = f->item[FIELD_STDIN]) != NULL) {
 		if (!cJSON_IsString(item))
 			return resolve_error(err, size,
 			    "\"stdin\" must be a string");
-		json_decode_string(raw, rawlen, &job->stdin_text);
+		json_decode_string(f->raw[FIELD_STDIN], f->len[FIELD_STDIN],
+		    &job->stdin_text);
 		job->has_stdin = 1;
 	}
-	if ((item = resolve_member(obj, text, len, "cwd", &raw,
-	    &rawlen)) != NULL) {
+	if ((item = f->item[FIELD_CWD]) != NULL) {
 		if (!cJSON_IsString(item))
 			return resolve_error(err, size,
 			    "\"cwd\" must be a string");
-		if ((job->cwd = resolve_string(raw, rawlen, "\"cwd\"", err,
-		    size)) == NULL)
+		if ((job->cwd = resolve_string(f->raw[FIELD_CWD],
+		    f->len[FIELD_CWD], "\"cwd\"", err, size)) == NULL)
 			return -1;
 	}
-	if ((item = cJSON_GetObjectItemCaseSensitive(obj, "timeout")) != NULL) {
+	if ((item = f->item[FIELD_TIMEOUT]) != NULL) {
 		if (!cJSON_IsNumber(item) || !(item->valuedouble > 0) ||
 		    item->valuedouble > SECONDS_MAX)
 			return resolve_error(err, size, "\"timeout\" must be "
 			    "a number of seconds above 0, at most 1000000000");
 		job->timeout = item->valuedouble;
 	}
-	if ((item = resolve_member(obj, text, len, "env", &raw,
-	    &rawlen)) != NULL) {
+	if ((item = f->item[FIELD_ENV]) != NULL) {
+		raw = f->raw[FIELD_ENV];
+		rawlen = f->len[FIELD_ENV];
 		if (!cJSON_IsObject(item))
 			return resolve_error(err, size,
 			    "\"env\" must be an object of strings");
@@ -193,17 +258,17 @@ resolve_options(const cJSON *obj, const char *text, size_t len,
 
 /* A task without COMMAND: an object with "cmd" or "pipeline". */
 static int
-resolve_object(const cJSON *obj, const char *text, size_t len,
-    struct job *job, char *err, size_t size)
+resolve_object(const struct fields *f, struct job *job, char *err,
+    size_t size)
 {
 	const cJSON	*cmd, *pl, *stage;
-	const char	*raw = NULL;
-	size_t		 rawlen = 0, pos = 0, off, n;
+	const char	*raw;
+	size_t		 rawlen, pos = 0, off, n;
 	struct argv	*av;
 	char		*shell;
 
-	cmd = resolve_member(obj, text, len, "cmd", &raw, &rawlen);
-	pl = cJSON_GetObjectItemCaseSensitive(obj, "pipeline");
+	cmd = f->item[FIELD_CMD];
+	pl = f->item[FIELD_PIPELINE];
 	if (cmd != NULL && pl != NULL)
 		return resolve_error(err, size, "a task gives both \"cmd\" "
 		    "and \"pipeline\": give one");
@@ -211,8 +276,8 @@ resolve_object(const cJSON *obj, const char *text, size_t len,
 		return resolve_error(err, size, "a task needs one of \"cmd\" "
 		    "or \"pipeline\" when no COMMAND is given");
 	if (cmd != NULL && cJSON_IsString(cmd)) {
-		if ((shell = resolve_string(raw, rawlen, "\"cmd\"", err,
-		    size)) == NULL)
+		if ((shell = resolve_string(f->raw[FIELD_CMD],
+		    f->len[FIELD_CMD], "\"cmd\"", err, size)) == NULL)
 			return -1;
 		job->kind = JOB_SHELL;
 		av = resolve_stage(job);
@@ -226,10 +291,11 @@ resolve_object(const cJSON *obj, const char *text, size_t len,
 			return resolve_error(err, size, "\"cmd\" must be a "
 			    "string or a non-empty array");
 		job->kind = JOB_ARGV;
-		return resolve_words(raw, rawlen, resolve_stage(job), err,
-		    size);
+		return resolve_words(f->raw[FIELD_CMD], f->len[FIELD_CMD],
+		    resolve_stage(job), err, size);
 	}
-	pl = resolve_member(obj, text, len, "pipeline", &raw, &rawlen);
+	raw = f->raw[FIELD_PIPELINE];
+	rawlen = f->len[FIELD_PIPELINE];
 	if (!cJSON_IsArray(pl) || cJSON_GetArraySize(pl) == 0)
 		return resolve_error(err, size, "\"pipeline\" must be a "
 		    "non-empty array of commands");
@@ -271,14 +337,13 @@ resolve_check_names(const struct job *job, char *err, size_t size)
 /*
  * A task with COMMAND: its arguments, from its checked text, trimmed: a
  * scalar is one, an array's elements are one each, and an object's "args"
- * array (obj is its tree) gives them.
+ * array (f has its fields) gives them.
  */
 static int
-resolve_args(const cJSON *obj, const char *text, size_t len,
+resolve_args(const struct fields *f, const char *text, size_t len,
     struct argv *args, char *err, size_t size)
 {
-	const char	*raw = NULL;
-	size_t		 rawlen = 0;
+	const cJSON	*item;
 	char		*w;
 
 	if (text[0] == '[')
@@ -289,11 +354,12 @@ resolve_args(const cJSON *obj, const char *text, size_t len,
 		argv_add(args, w);
 		return 0;
 	}
-	if (resolve_member(obj, text, len, "args", &raw, &rawlen) == NULL)
+	if ((item = f->item[FIELD_ARGS]) == NULL)
 		return 0;
-	if (rawlen == 0 || raw[0] != '[')
+	if (!cJSON_IsArray(item))
 		return resolve_error(err, size, "\"args\" must be an array");
-	return resolve_words(raw, rawlen, args, err, size);
+	return resolve_words(f->raw[FIELD_ARGS], f->len[FIELD_ARGS], args,
+	    err, size);
 }
 
 /* Make an empty job. */
@@ -334,6 +400,7 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 	const char	*text = s->task.data;
 	size_t		 len = buf_used(&s->task);
 	cJSON		*root = NULL;
+	struct fields	 f;
 	struct argv	 args;
 	size_t		 off, n;
 	int		 rc = -1;
@@ -359,6 +426,7 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 	/*
 	 * The line was checked as JSON when it was read, so its first byte
 	 * says what it is; only an object needs cJSON's tree, for its fields.
+	 * cJSON may refuse a text json_check took (a lone surrogate escape).
 	 */
 	json_trim(text, len, &off, &n);
 	if (n == 0) {
@@ -379,18 +447,19 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 		resolve_error(err, size, "invalid JSON");
 		goto out;
 	}
+	if (resolve_fields(root, text + off, n, &f, err, size) == -1)
+		goto out;
 	if (cfg->command == NULL) {
-		if (resolve_object(root, text, len, job, err, size) == -1)
+		if (resolve_object(&f, job, err, size) == -1)
 			goto out;
 	} else {
-		if (resolve_args(root, text + off, n, &args, err, size) == -1)
+		if (resolve_args(&f, text + off, n, &args, err, size) == -1)
 			goto out;
 		job->kind = JOB_ARGV;
 		template_expand(cfg->command, args.v, args.n,
 		    resolve_stage(job));
 	}
-	if (root != NULL &&
-	    resolve_options(root, text, len, job, err, size) == -1)
+	if (resolve_options(&f, job, err, size) == -1)
 		goto out;
 	rc = resolve_check_names(job, err, size);
 out:

@@ -92,8 +92,9 @@ task_fail(struct slot *s, const char *fmt, ...)
 void
 task_parse(struct slot *s, const struct config *cfg)
 {
+	static const char *const task_id[] = { "id", NULL };
 	const char	*text = s->task.data + s->task.off;
-	size_t		 len = buf_used(&s->task), erroff;
+	size_t		 len = buf_used(&s->task), erroff, dup;
 
 	s->state = SLOT_PENDING;
 	if (cfg->input_format != INPUT_NUL && memchr(text, '\0', len) != NULL) {
@@ -112,8 +113,12 @@ task_parse(struct slot *s, const struct config *cfg)
 			    erroff + 1);
 			return;
 		}
-		if (json_member(text, len, "id", &s->id_off, &s->id_len) == -1)
+		if (json_members(text, len, task_id, &s->id_off, &s->id_len,
+		    NULL, &dup) == -1) {
 			s->id_off = s->id_len = 0;
+			task_fail(s, "ambiguous task: it names \"id\" twice");
+			return;
+		}
 		break;
 	case INPUT_NUL:
 		if (cfg->worker_cmd != NULL && memchr(text, '\n', len) != NULL)
@@ -147,33 +152,27 @@ task_result(struct slot *s, size_t off, size_t len)
 
 /*
  * Find the member of an --envelope reply, an object with one "result" or
- * one "error" (other members are the worker's own): set *error to 0 or 1,
- * and *off and *n to its value.  Return -1 when the reply has neither, or
- * more than one.
+ * one "error" (other members are the worker's own), names compared after
+ * their escapes are decoded: set *error to 0 or 1, and *off and *n to its
+ * value.  Return -1 when the reply has neither, or more than one.
  */
 static int
 task_envelope(const char *text, size_t len, int *error, size_t *off,
     size_t *n)
 {
-	size_t	 pos = 0, key, klen, o, vl;
-	int	 found = 0, e;
+	static const char *const names[] = { "result", "error", NULL };
+	size_t	 o[2], vl[2], dup;
 
-	if (json_check(text, len, NULL) != 0)
+	if (json_check(text, len, NULL) != 0 ||
+	    json_members(text, len, names, o, vl, NULL, &dup) == -1)
 		return -1;
-	while (json_object_next(text, len, &pos, &key, &klen, &o, &vl)) {
-		if (klen == 8 && memcmp(text + key, "\"result\"", 8) == 0)
-			e = 0;
-		else if (klen == 7 && memcmp(text + key, "\"error\"", 7) == 0)
-			e = 1;
-		else
-			continue;
-		if (found++ > 0)
-			return -1;
-		*error = e;
-		*off = o;
-		*n = vl;
-	}
-	return found == 1 ? 0 : -1;
+	/* A value is never empty: vl 0 means the member is not there. */
+	if ((vl[0] > 0) == (vl[1] > 0))
+		return -1;
+	*error = vl[1] > 0;
+	*off = *error ? o[1] : o[0];
+	*n = *error ? vl[1] : vl[0];
+	return 0;
 }
 
 /*

@@ -478,6 +478,129 @@ print(json.dumps({"cmd": ["echo", "after"]}))' >in
 		fail "record 3: $(sed -n 3p <<<"$output")"
 }
 
+@test "issue 19: a field name with escapes (\"c\\u006dd\", \"s\\u0074din\", \"c\\u0077d\") is that field, no crash" {
+	# Each of these killed ppool with SIGSEGV: the name was found by one
+	# lookup and its value by another, which compared the raw bytes.
+	run --separate-stderr ppool -j 1 < <(printf '%s\n' \
+		'{"c\u006dd":"echo hi"}' \
+		'{"s\u0074din":"fed","cmd":["cat"]}' \
+		'{"c\u0077d":"/","cmd":["pwd"]}')
+	assert_success
+	assert_equal "$stderr" ""
+	assert_seqs_in_order 3
+	assert_equal "$(jq -c '[.ok, .exit, .stdout]' <<<"$output" | tr '\n' ' ')" \
+		'[true,0,"hi\n"] [true,0,"fed"] [true,0,"/\n"] '
+}
+
+@test "every task field with an escaped name and an escaped value is that field" {
+	mkdir sub
+	run --separate-stderr ppool -j 1 < <(printf '%s\n' \
+		'{"\u0063md":"echo h\u0069"}' \
+		'{"c\u006dd":["printf","%s","\u00e9t\u00e9"]}' \
+		'{"pip\u0065line":[["echo","\u0078y"],["tr","x","X"]]}' \
+		'{"cmd":["cat"],"s\u0074din":"l\u00efne\n\u0000!"}' \
+		'{"cmd":["sh","-c","printf %s \"$V_1\""],"\u0065nv":{"V\u005f1":"v\u0061l"}}' \
+		'{"cmd":["pwd"],"c\u0077d":"s\u0075b"}' \
+		'{"cmd":["sleep","10"],"t\u0069meout":0.2}' \
+		'{"\u0069d":"\u0041","cmd":["true"]}')
+	assert_failure 1
+	assert_records_valid
+	assert_seqs_in_order 8
+	assert_equal "$(record 1 | jq -c '[.ok, .stdout]')" '[true,"hi\n"]'
+	assert_equal "$(record 2 | jq -c '[.ok, .stdout]')" '[true,"été"]'
+	assert_equal "$(record 3 | jq -c '[.ok, .stdout]')" '[true,"Xy\n"]'
+	assert_equal "$(record 4 | jq -c '[.ok, .stdout]')" '[true,"lïne\n\u0000!"]'
+	assert_equal "$(record 5 | jq -c '[.ok, .stdout]')" '[true,"val"]'
+	assert_equal "$(record 6 | jq -c '[.ok, (.stdout | endswith("/sub\n"))]')" '[true,true]'
+	assert_equal "$(record 7 | jq -c '[.ok, .error, .signal]')" '[false,"timed out after 0.2 s","SIGTERM"]'
+	assert_equal "$(record 8 | jq -c '[.ok, .id]')" '[true,"A"]'
+	# the id is its original text, escapes and all
+	[[ $(sed -n 8p <<<"$output") == '{"seq":8,"id":"\u0041","ok":true,'* ]] ||
+		fail "record 8: $(sed -n 8p <<<"$output")"
+	# with a COMMAND: "args"
+	run --separate-stderr ppool -- printf '[%s]' < <(echo '{"\u0061rgs":["\u0061","b\n"],"s\u0074din":"x"}')
+	assert_success
+	assert_equal "$(record 1 | jq -c '[.ok, .stdout]')" '[true,"[a][b\n]"]'
+}
+
+@test "a task field named twice, after decoding: an error record naming it, nothing runs, the others run" {
+	run --separate-stderr ppool -j 1 < <(printf '%s\n' \
+		'{"cmd":["touch","d1"],"c\u006dd":["touch","d1b"]}' \
+		'{"pipeline":[["touch","d2"]],"pipeline":[["touch","d2b"]]}' \
+		'{"cmd":["touch","d3"],"stdin":"a","s\u0074din":"b"}' \
+		'{"cmd":["touch","d4"],"env":{},"\u0065nv":{"A":"b"}}' \
+		'{"cmd":["touch","d5"],"cwd":".","cw\u0064":"."}' \
+		'{"cmd":["touch","d6"],"timeout":1,"t\u0069meout":2}' \
+		'{"cmd":["touch","d7"],"id":1,"\u0069d":2}' \
+		'{"cmd":["echo","ok"],"cmd\u0000":"x","Cmd":"y","env":{"A":"1","A":"2"}}' \
+		'{"cmd\u0000":["touch","d9"]}')
+	assert_failure 8
+	assert_records_valid
+	assert_seqs_in_order 9
+	assert_equal "$(jq -r 'select(.seq <= 7) | .error' <<<"$output")" "$(printf 'ambiguous task: it names "%s" twice\n' \
+		cmd pipeline stdin env cwd timeout id)"
+	# an ambiguous id is not echoed
+	assert_equal "$(record 7 | jq -c 'has("id")')" false
+	# a name that only starts like a field, or another case, is not that field;
+	# neither is a variable of "env" one of ppool's fields
+	assert_equal "$(record 8 | jq -c '[.ok, .stdout]')" '[true,"ok\n"]'
+	assert_equal "$(record 9 | jq -r .error)" 'a task needs one of "cmd" or "pipeline" when no COMMAND is given'
+	local n
+	for n in 1 1b 2 2b 3 4 5 6 7 9; do
+		assert_file_not_exists "d$n"
+	done
+	# with a COMMAND, "args" too, and the fields it does not use
+	run --separate-stderr ppool -- touch < <(printf '%s\n' \
+		'{"args":["e1"],"\u0061rgs":["e1b"]}' \
+		'{"args":["e2"],"cmd":1,"c\u006dd":2}' \
+		'{"args":["e3"]}')
+	assert_failure 2
+	assert_equal "$(jq -c '[.seq, .ok, .error]' <<<"$output" | tr '\n' ' ')" \
+		'[1,false,"ambiguous task: it names \"args\" twice"] [2,false,"ambiguous task: it names \"cmd\" twice"] [3,true,null] '
+	assert_file_not_exists e1
+	assert_file_not_exists e1b
+	assert_file_not_exists e2
+	assert_file_exists e3
+}
+
+@test "a field's value is the member of its decoded name, never one whose name cJSON cuts at \\u0000" {
+	# cJSON reads "cmd\u0000" as "cmd": a lookup by name in its tree
+	# would take the first member below, and run "touch bad1".
+	run --separate-stderr ppool -j 1 < <(printf '%s\n' \
+		'{"cmd\u0000":"touch bad1","cmd":["echo","ok"]}' \
+		'{"stdin\u0000":"no","st\u0064in":"yes","cmd":["cat"]}' \
+		'{"env\u0000":{"V":"no"},"env":{"V":"yes"},"cmd":["sh","-c","echo $V"]}' \
+		'{"timeout\u0000":"x","timeout":5,"cwd\u0000":1,"cwd":"/","cmd":["pwd"]}' \
+		'{"pipeline\u0000":[["touch","bad2"]],"pipeline":[["echo","p"]]}')
+	assert_success
+	assert_equal "$stderr" ""
+	assert_seqs_in_order 5
+	assert_equal "$(jq -c '[.ok, .stdout]' <<<"$output" | tr '\n' ' ')" \
+		'[true,"ok\n"] [true,"yes"] [true,"yes\n"] [true,"/\n"] [true,"p\n"] '
+	assert_file_not_exists bad1
+	assert_file_not_exists bad2
+	# with a COMMAND, "args" too
+	run --separate-stderr ppool -- echo < <(echo '{"args\u0000":["no"],"args":["yes"]}')
+	assert_success
+	assert_equal "$(record 1 | jq -c .stdout)" '"yes\n"'
+}
+
+@test "a task json_check takes but cJSON refuses (a lone surrogate escape): an error record, the others run" {
+	run --separate-stderr ppool -j 1 < <(printf '%s\n' \
+		'{"cmd":["touch","bad1"],"x":"\ud800"}' \
+		'{"cmd":"touch bad2 \udc00"}' \
+		'{"\ud800":1,"cmd":["touch","bad3"]}' \
+		'{"cmd":["echo","\ud83d\ude00"]}')
+	assert_failure 3
+	assert_records_valid
+	assert_seqs_in_order 4
+	assert_equal "$(jq -c '[.ok, .error // .stdout]' <<<"$output" | tr '\n' ' ')" \
+		'[false,"invalid JSON"] [false,"invalid JSON"] [false,"invalid JSON"] [true,"😀\n"] '
+	assert_file_not_exists bad1
+	assert_file_not_exists bad2
+	assert_file_not_exists bad3
+}
+
 # ---------------------------------------------------------------------------
 # Output capture
 
@@ -743,6 +866,25 @@ print("ok")'
 	assert_file_not_exists made-by-shell
 	assert_file_not_exists made
 	assert_file_not_exists a.log.gz
+}
+
+@test "--dry-run with escaped field names shows the fields decoded; a field named twice is refused" {
+	run --separate-stderr ppool --dry-run < <(printf '%s\n' \
+		'{"\u0069d":"\u0037","c\u006dd":["touch","m\u0061de"],"\u0065nv":{"\u0041":"b"},"c\u0077d":"\/tmp","s\u0074din":"\u0078","t\u0069meout":1.5}' \
+		'{"pip\u0065line":[["seq","5"],["tail","-1"]]}' \
+		'{"cmd":"touch made2","c\u006dd":"touch made3"}')
+	assert_failure 1
+	assert_equal "$stderr" ""
+	assert_equal "$(record 3 | jq -c '[.ok, .error]')" '[false,"ambiguous task: it names \"cmd\" twice"]'
+	# the id is its original text
+	[[ $(sed -n 1p <<<"$output") == '{"seq":1,"id":"\u0037","cmd":["touch","made"],'* ]] ||
+		fail "record 1: $(sed -n 1p <<<"$output")"
+	assert_equal "$(jq -c 'select(.seq <= 2)' <<<"$output")" "$(printf '%s\n' \
+		'{"seq":1,"id":"7","cmd":["touch","made"],"env":{"A":"b"},"cwd":"/tmp","stdin":"x","timeout":1.5}' \
+		'{"seq":2,"pipeline":[["seq","5"],["tail","-1"]]}')"
+	assert_file_not_exists made
+	assert_file_not_exists made2
+	assert_file_not_exists made3
 }
 
 @test "--dry-run -L without a COMMAND: shell records, nothing runs" {

@@ -146,6 +146,37 @@ logging_worker() {
 	cmp in got
 }
 
+@test "worker mode: an \"id\" with an escaped name is found, and echoed as its original text" {
+	printf '%s\n' '{"\u0069d":"\u0041\u00e9","x":1}' '{"x":2,"i\u0064":12345678901234567890}' \
+		'{"id\u0000":3}' '[{"id":4}]' '{"k":{"id":5}}' >in
+	run --separate-stderr ppool -j 1 -w "$(logging_worker)" <in
+	assert_success
+	assert_seqs_in_order 5
+	cmp in got
+	assert_equal "$(jq -c '[.id, .result.x]' <<<"$(record 1)")" '["Aé",1]'
+	[[ $(sed -n 1p <<<"$output") == '{"seq":1,"id":"\u0041\u00e9","ok":true,'* ]] ||
+		fail "record 1: $(sed -n 1p <<<"$output")"
+	[[ $(sed -n 2p <<<"$output") == '{"seq":2,"id":12345678901234567890,"ok":true,'* ]] ||
+		fail "record 2: $(sed -n 2p <<<"$output")"
+	# a key holding a NUL after "id", or an id below the top level: no id
+	assert_equal "$(jq -c 'select(.seq >= 3) | has("id")' <<<"$output" | tr '\n' ' ')" 'false false false '
+}
+
+@test "worker mode: \"id\" named twice, after decoding: an error record, not sent, the others run" {
+	printf '%s\n' '{"id":1,"\u0069d":2}' '{"id":3,"id":3}' '{"id":4,"c\u006dd":"a","cmd":"b"}' >in
+	run --separate-stderr ppool -j 1 -w "$(logging_worker)" <in
+	assert_failure 2
+	assert_records_valid
+	assert_seqs_in_order 3
+	assert_equal "$(jq -c 'select(.seq <= 2) | [.ok, .error, has("id"), has("worker"), .attempts]' <<<"$output" | tr '\n' ' ')" \
+		'[false,"ambiguous task: it names \"id\" twice",false,false,0] [false,"ambiguous task: it names \"id\" twice",false,false,0] '
+	# "cmd" is no field of ppool's in worker mode: the worker gets it all
+	assert_equal "$(record 3 | jq -c '[.ok, .id]')" '[true,4]'
+	[[ $(sed -n 3p <<<"$output") == *'"result":{"id":4,"c\u006dd":"a","cmd":"b"},'* ]] ||
+		fail "record 3: $(sed -n 3p <<<"$output")"
+	sed -n 3p in | cmp - got
+}
+
 @test "an invalid JSON line gets an error record in its place, the others run" {
 	printf '%s\n' 1 '{"a":1,}' 3 '[1 2]' 5 >in
 	run --separate-stderr ppool -j 2 -w "$(logging_worker)" <in

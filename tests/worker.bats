@@ -468,3 +468,39 @@ SHEOF
 	assert_equal "$fds" "0 1 2 "
 	assert_equal "$(jq .result out)" 1
 }
+
+@test "--envelope: \"result\" and \"error\" named with escapes are those members" {
+	# Names were compared as written: {"r\u0065sult":1} was no envelope.
+	printf '%s\n' '{"r\u0065sult":1}' '{"\u0065rror":"bad \u0031"}' '{"x":0,"\u0072esult":{"a":[2]}}' \
+		'{"\u0065rror":{"code":4},"Result":0}' '{"Result":1,"r\u0065sult\u0020":2,"r\u0065sult":5}' >in
+	run --separate-stderr ppool -j 1 --envelope -w "$(cat_worker)" <in
+	assert_equal "$status" 2
+	assert_records_valid
+	assert_seqs_in_order 5
+	assert_equal "$(jqo -c '[.seq, .ok, .result // .error]' | tr '\n' ' ')" \
+		'[1,true,1] [2,false,"bad 1"] [3,true,{"a":[2]}] [4,false,"{\"code\":4}"] [5,true,5] '
+	# the value is still spliced as the worker wrote it
+	[[ $(sed -n 2p <<<"$output") == '{"seq":2,"ok":false,"error":"bad \u0031",'* ]] ||
+		fail "record 2: $(sed -n 2p <<<"$output")"
+}
+
+@test "--envelope: \"result\" or \"error\" named twice, after decoding, is no envelope" {
+	# {"result":1,"r\u0065sult":2} was a success with result 1: the
+	# second name was not seen as "result".
+	printf '%s\n' '{"result":1,"r\u0065sult":2}' '{"\u0065rror":"a","error":"b"}' \
+		'{"r\u0065sult":1,"\u0065rror":2}' '{"\u0072\u0065\u0073\u0075\u006c\u0074":1,"x":0,"resul\u0074":3}' \
+		'{"result\u0000":1}' '{"result":7}' >in
+	run --separate-stderr ppool -j 1 --envelope -w "$(cat_worker)" <in
+	assert_equal "$status" 5
+	assert_records_valid
+	assert_seqs_in_order 6
+	assert_equal "$(jqo -c '[.seq, .ok]' | tr '\n' ' ')" '[1,false] [2,false] [3,false] [4,false] [5,false] [6,true] '
+	assert_equal "$(jqo -r 'select(.ok | not) | .error' | sort -u)" 'reply is not an envelope ({"result": V} or {"error": V})'
+	# as with any reply that is no envelope, the whole reply is the result
+	local i
+	for i in 1 2 3 4 5; do
+		[[ $(sed -n "${i}p" <<<"$output") == "{\"seq\":$i,\"ok\":false,\"error\":\"reply is not an envelope"*"\"result\":$(sed -n "${i}p" in),"* ]] ||
+			fail "record $i: $(sed -n "${i}p" <<<"$output")"
+	done
+	assert_equal "$(record 6 | jq -c .result)" 7
+}
