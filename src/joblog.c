@@ -1,4 +1,4 @@
-/* joblog.c: --joblog lines as tasks finish, and --resume from an earlier log. */
+/* joblog.c: --joblog lines once their records are out, and --resume from an earlier log. */
 
 #include "config.h"
 
@@ -33,6 +33,20 @@ static struct {
 	int			 failed;	/* a line could not be written */
 	off_t			 end;		/* after its last whole line */
 	struct buf		 line;
+	/*
+	 * Lines whose records are not all out yet: each waits till stdout
+	 * has taken the bytes before its mark (output_mark).
+	 */
+	struct buf		 held;
+	uint64_t		 held_in;	/* bytes ever added to held */
+	uint64_t		 held_out;	/* ... and written from it */
+	struct {
+		uint64_t	 mark;
+		uint64_t	 end;		/* held_in after its line */
+	}			*waits;		/* [whead, nwaits) wait */
+	size_t			 whead;
+	size_t			 nwaits;
+	size_t			 capwaits;
 } jl = { .fd = -1 };
 
 /* Append the task text with tabs, newlines and backslashes escaped. */
@@ -198,6 +212,7 @@ joblog_open(const struct config *cfg)
 
 	jl.cfg = cfg;
 	buf_init(&jl.line);
+	buf_init(&jl.held);
 	if (cfg->joblog == NULL)
 		return;
 	if (cfg->resume)
@@ -233,7 +248,10 @@ joblog_close(void)
 	jl.fd = -1;
 	free(jl.old);
 	jl.old = NULL;
+	free(jl.waits);
+	jl.waits = NULL;
 	buf_free(&jl.line);
+	buf_free(&jl.held);
 }
 
 /*
@@ -261,46 +279,85 @@ joblog_skip(const struct slot *s)
 }
 
 /*
- * Append the line of a task that finished, in one write.  A failed command
- * that exited 0 (it timed out, or was stopped, and exited on SIGTERM) logs
- * exit -1, so that --resume-failed runs it again.
+ * Note when a task that finished for good started, by the wall clock, while
+ * its ms are fresh: its line is written later (joblog_hold).
  */
 void
-joblog_write(const struct slot *s)
+joblog_finish(struct slot *s)
 {
 	struct timespec	 ts;
-	double		 start;
-	ssize_t		 n;
-	int		 code;
 
-	if (jl.fd == -1 || jl.failed)
+	if (jl.fd == -1)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	start = ts.tv_sec + ts.tv_nsec / 1e9 - s->ms / 1000.0;
+	s->wall_start = ts.tv_sec + ts.tv_nsec / 1e9 - s->ms / 1000.0;
+}
+
+/*
+ * Make the line of a task whose record was just given to output.c, which
+ * will have written it once mark bytes are out; joblog_commit writes the
+ * line then, never before.  So after a crash at any moment, every task the
+ * joblog names has its record on stdout, and --resume runs the others
+ * again.  A failed command that exited 0 (it timed out, or was stopped,
+ * and exited on SIGTERM) logs exit -1, so that --resume-failed runs it
+ * again.
+ */
+void
+joblog_hold(const struct slot *s, uint64_t mark)
+{
+	int	 code;
+
+	if (jl.fd == -1 || jl.failed || s->skip || s->dry)
+		return;
 	if (jl.cfg->worker_cmd != NULL)
 		code = s->attempts == 0 ? -1 : !s->ok;
 	else
 		code = !s->ok && s->exit_code == 0 ? -1 : s->exit_code;
-	buf_reset(&jl.line);
-	buf_printf(&jl.line, "%llu\t%.3f\t%.3f\t%d\t%d\t%u\t",
-	    (unsigned long long)s->seq, start, s->ms / 1000.0, code,
+	buf_printf(&jl.held, "%llu\t%.3f\t%.3f\t%d\t%d\t%u\t",
+	    (unsigned long long)s->seq, s->wall_start, s->ms / 1000.0, code,
 	    s->term_sig, s->attempts);
 	if (s->worker > 0)
-		buf_printf(&jl.line, "%ld", (long)s->worker);
+		buf_printf(&jl.held, "%ld", (long)s->worker);
 	else
-		buf_addc(&jl.line, '-');
-	buf_addc(&jl.line, '\t');
-	joblog_escape(&jl.line, s->host != NULL ? s->host->name : ":",
+		buf_addc(&jl.held, '-');
+	buf_addc(&jl.held, '\t');
+	joblog_escape(&jl.held, s->host != NULL ? s->host->name : ":",
 	    s->host != NULL ? strlen(s->host->name) : 1);
-	buf_addc(&jl.line, '\t');
-	joblog_escape(&jl.line, buf_head(&s->task), buf_used(&s->task));
-	buf_addc(&jl.line, '\n');
-	/* A short write says why only when the rest is tried. */
-	while (buf_used(&jl.line) > 0) {
-		if ((n = write(jl.fd, buf_head(&jl.line),
-		    buf_used(&jl.line))) == -1) {
-			if (errno == EINTR)
-				continue;
+	buf_addc(&jl.held, '\t');
+	joblog_escape(&jl.held, buf_head(&s->task), buf_used(&s->task));
+	buf_addc(&jl.held, '\n');
+	jl.held_in = jl.held_out + buf_used(&jl.held);
+	if (jl.nwaits == jl.capwaits) {
+		jl.capwaits = jl.capwaits == 0 ? 64 : 2 * jl.capwaits;
+		jl.waits = xreallocarray(jl.waits, jl.capwaits,
+		    sizeof *jl.waits);
+	}
+	jl.waits[jl.nwaits].mark = mark;
+	jl.waits[jl.nwaits].end = jl.held_in;
+	jl.nwaits++;
+}
+
+/*
+ * Write the held lines whose records are out: stdout has taken written
+ * bytes in all.  One write for all of them; a short write says why only
+ * when the rest is tried.
+ */
+void
+joblog_commit(uint64_t written)
+{
+	size_t	 k;
+	ssize_t	 n;
+
+	for (k = jl.whead; k < jl.nwaits && jl.waits[k].mark <= written; k++)
+		;
+	if (k == jl.whead || jl.failed)
+		return;
+	while (jl.held_out < jl.waits[k - 1].end) {
+		n = write(jl.fd, buf_head(&jl.held),
+		    jl.waits[k - 1].end - jl.held_out);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
 			warnx("cannot write joblog %s: %s; it records no more "
 			    "tasks, so --resume would run those that finish "
 			    "from now on again", jl.cfg->joblog,
@@ -308,7 +365,13 @@ joblog_write(const struct slot *s)
 			jl.failed = 1;
 			return;
 		}
-		buf_consume(&jl.line, n);
+		buf_consume(&jl.held, n);
+		jl.held_out += n;
+	}
+	jl.whead = k;
+	if (jl.whead == jl.nwaits) {
+		jl.whead = jl.nwaits = 0;
+		buf_shrink(&jl.held, 64 * 1024);
 	}
 }
 

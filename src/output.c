@@ -29,6 +29,7 @@ static struct {
 	int			 sock;		/* stdout is a socket */
 	pid_t			 pid;		/* the process that changed them */
 	int			 gone;		/* stdout's reader is gone */
+	uint64_t		 written;	/* bytes written in all */
 	double			 since;		/* when unwritten output began */
 	double			 drain_at;	/* the rest has --kill-after from */
 	uint64_t		 seq;		/* the last seq printed, as text: */
@@ -429,6 +430,7 @@ output_flush(void)
 			return -1;
 		}
 		total += n;
+		out.written += n;
 	}
 	buf_shrink(&out.buf, 4 * OUTPUT_HIGH_WATER);
 	return total;
@@ -473,6 +475,20 @@ output_drain(double now, unsigned running)
 	if (!output_pending())
 		out.since = 0;
 	return n > 0 ? OUTPUT_WROTE : OUTPUT_IDLE;
+}
+
+/* How many bytes stdout will have taken once what is queued is written. */
+uint64_t
+output_mark(void)
+{
+	return out.written + buf_used(&out.buf);
+}
+
+/* How many bytes stdout has taken: write(2) returned for them. */
+uint64_t
+output_written(void)
+{
+	return out.written;
 }
 
 /* stdout's reader is gone (poll said so): nothing more is written. */

@@ -185,7 +185,9 @@ void	 argv_free(struct argv *);
 void	 joblog_open(const struct config *);
 void	 joblog_close(void);
 int	 joblog_skip(const struct slot *);
-void	 joblog_write(const struct slot *);
+void	 joblog_finish(struct slot *);
+void	 joblog_hold(const struct slot *, uint64_t);
+void	 joblog_commit(uint64_t);
 int	 joblog_failed(void);
 
 /* json.c */
@@ -253,6 +255,7 @@ struct slot {
 	struct host	*host;		/* where it ran last */
 	double		 start;		/* when sent, seconds on CLOCK_MONOTONIC */
 	double		 ms;		/* elapsed milliseconds */
+	double		 wall_start;	/* the same since the epoch (joblog) */
 	struct slot	*next;		/* free list */
 	/* Where task and reply live unless they outgrow it. */
 	char		 task_home[SLOT_HOME];
@@ -331,6 +334,8 @@ void	 output_restore(void);
 int	 output_full(void);
 int	 output_pending(void);
 void	 output_record(struct slot *);
+uint64_t output_mark(void);
+uint64_t output_written(void);
 enum output_status output_drain(double, unsigned);
 void	 output_lost(void);
 int	 output_gone(void);

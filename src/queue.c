@@ -110,8 +110,7 @@ queue_done(struct slot *s)
 		Q.finished++;
 		if (!s->ok)
 			Q.failed++;
-		if (!s->dry)
-			joblog_write(s);
+		joblog_finish(s);
 	}
 	order_done(s);
 	if (!s->ok && !s->skip)
@@ -321,9 +320,11 @@ queue_pending(void)
 }
 
 /*
- * Give the records that may be printed to output.c, while stdout keeps up;
- * gone: stdout's reader is gone, the records are dropped.  Return how many
- * tasks left the window.
+ * Give the records that may be printed to output.c, while stdout keeps up,
+ * and their joblog lines to joblog.c, to be written once the records are
+ * out; gone: stdout's reader is gone, the records are dropped, and their
+ * tasks are not logged (--resume runs them again).  Return how many tasks
+ * left the window.
  */
 size_t
 queue_print(int gone)
@@ -333,8 +334,10 @@ queue_print(int gone)
 
 	while (!output_full() && (s = order_next()) != NULL) {
 		n++;
-		if (!gone)
+		if (!gone) {
 			output_record(s);
+			joblog_hold(s, output_mark());
+		}
 		task_clear(s);
 		s->state = SLOT_FREE;
 		s->next = Q.free;

@@ -329,6 +329,7 @@ run_work(void)
 		run_notes();
 		moved += queue_print(output_gone());
 		moved += run_flush();
+		joblog_commit(output_written());
 	} while (moved > 0);
 	if (R.workers) {
 		pool_flush(R.now);

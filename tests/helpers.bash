@@ -267,3 +267,78 @@ held_worker() {
 		echo "$x"
 	done'
 }
+
+# crash_resume K ARGS...: the crash-safety rule.  Runs `ppool --joblog jl
+# ARGS <in` with its stdout on a pipe; once K lines were read, ppool is
+# killed with SIGKILL while it may hold records not yet written (the tasks
+# should write more than a pipe holds), and the pipe is drained into out1
+# (a record the kill tore is dropped).
+# Then `ppool --joblog jl --resume ARGS <in` writes out2.  Records are
+# known by .seq (JSON) or, with -o raw, by the payload's first word.  Checks
+# that every task the first run logged has its record in out1 and none in
+# out2, and that out1 and out2 together hold every task of in: no output
+# lost, a duplicate only for a task written but not logged.  CRASH_WAIT, if
+# set, is run (eval) just before the kill.
+crash_resume() {
+	local k=$1 i line pid n logged want
+	shift
+	rm -f jl out1 out2 p
+	mkfifo p
+	"$PPOOL" --joblog jl "$@" <in >p 2>err1 3>&- &
+	pid=$!
+	BG_PIDS+=("$pid")
+	exec 5<p
+	: >out1
+	for ((i = 0; i < k; i++)); do
+		IFS= read -r line <&5 || break
+		printf '%s\n' "$line" >>out1
+	done
+	[[ -z ${CRASH_WAIT:-} ]] || eval "$CRASH_WAIT"
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	cat <&5 >>out1
+	exec 5<&-
+	# A record the kill cut short has no newline: it was not written.
+	if [[ -s out1 && $(tail -c 1 out1 | od -An -c) != *'\n'* ]]; then
+		sed -i '$d' out1
+	fi
+	cp jl jl1
+	timeout -k 5 60 "$PPOOL" --joblog jl --resume "$@" <in >out2 2>err2 3>&- ||
+		true
+	n=$(grep -c . in)
+	logged=$(tail -n +2 jl1 | cut -f1 | sort -n)
+	want=$(seq "$n")
+	_crash_keys out1 >keys1 || return 1
+	_crash_keys out2 >keys2 || return 1
+	# Every logged task has its record in out1, and none in out2.
+	[[ -z $(comm -23 <(echo "$logged" | sort) <(sort -u keys1)) ]] ||
+		fail "logged without a record in out1 (K=$k): $(comm -23 <(echo "$logged" | sort) <(sort -u keys1) | head -5)"
+	[[ -z $(comm -12 <(echo "$logged" | sort) <(sort -u keys2)) ]] ||
+		fail "logged and run again (K=$k): $(comm -12 <(echo "$logged" | sort) <(sort -u keys2) | head -5)"
+	# Together they hold every task, each output at most once.
+	assert_equal "$(sort -n -u keys1 keys2)" "$want"
+	assert_equal "$(sort keys1 | uniq -d)" ""
+	assert_equal "$(sort keys2 | uniq -d)" ""
+	# The resumed run logs exactly what it printed.
+	assert_equal "$(tail -n +2 jl | cut -f1 | sort -n | uniq -d)" ""
+	assert_equal "$(tail -n +2 jl | cut -f1 | sort -n)" "$want"
+}
+
+# _crash_keys FILE: the task of each record in FILE, a line each (.seq, or
+# with raw output the payload's first word).
+_crash_keys() {
+	if [[ ! -s $1 ]]; then
+		return 0
+	fi
+	if head -c 1 "$1" | grep -q '{'; then
+		jq -e -r .seq "$1" || fail "$1: not JSON records: $(head -3 "$1")"
+	else
+		cut -d ' ' -f 1 "$1"
+	fi
+}
+
+# at_least_files GLOB N: at least N files match GLOB (in the cwd).
+at_least_files() {
+	local f=( $1 )
+	[[ -e ${f[0]} ]] && ((${#f[@]} >= $2))
+}

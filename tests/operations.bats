@@ -514,3 +514,77 @@ pane_shows() {
 	assert_regex "$line" '^ppool: 6 done, 2 failed, 0 running, [0-9]+\.[0-9]/s \[#{20}\] 6/6 ETA 0:00'
 	[[ $line != *" 0.0/s "* ]] || fail "a rate of 0.0/s: $line"
 }
+
+# --- crash safety: a joblog line only once its record is out ----------------
+
+@test "regression: SIGKILL while a slow first task holds finished records back, then --resume: every record arrives" {
+	# The joblog line was written when a task finished, its record only
+	# once the slow head let it out: after kill -9, --resume skipped the
+	# 19 tasks whose records were never printed.
+	make_task_script
+	# Task 1 (its text is 21) waits for the file "release".
+	printf '%s\n' 21 $(seq 2 20) >in
+	"$PPOOL" -L -j 4 --joblog=jl -- sh task.sh "$MARKER" 20 <in >out1 2>err1 3>&- &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 20 at_least_lines done 19
+	kill -KILL "$pid"
+	wait_exit "$pid" 10
+	assert_equal "$status" 137
+	# Nothing was printed, so nothing is logged.
+	assert_equal "$(cat out1)" ""
+	assert_equal "$(cat jl)" "$HEADER"
+	touch release
+	run --separate-stderr timeout 30 "$PPOOL" -L -j 4 --joblog=jl --resume -- sh task.sh "$MARKER" 20 <in
+	assert_success
+	assert_records_valid
+	assert_equal "$(seqs)" "$(seq 20 | tr '\n' ' ')"
+	assert_equal "$(fields jl 1 | tr '\n' ' ')" "$(seq 20 | tr '\n' ' ')"
+	assert_no_process_left
+}
+
+# big_task_script: task.sh N writes "N " and 1000 x's; with FAIL_ONCE set
+# in its environment, its first run fails.
+big_task_script() {
+	cat >task.sh <<'EOF2'
+if [ -n "$FAIL_ONCE" ] && [ ! -e "fail.$2" ]; then
+	: >"fail.$2"
+	exit 1
+fi
+printf '%s %01000d\n' "$2" 0
+EOF2
+}
+
+@test "SIGKILL at many points, command mode, then --resume: no record lost, a duplicate only if unlogged" {
+	big_task_script
+	seq 150 >in
+	local k
+	for k in 1 17 60 140; do
+		crash_resume "$k" -L -j 2 -- sh task.sh "$MARKER"
+	done
+	assert_no_process_left
+}
+
+@test "SIGKILL at many points, -u, -o raw and --retries, then --resume: no record lost" {
+	big_task_script
+	seq 150 >in
+	local k
+	for k in 3 50 130; do
+		crash_resume "$k" -L -j 3 -u -- sh task.sh "$MARKER"
+		crash_resume "$k" -L -j 2 -o raw -- sh task.sh "$MARKER"
+		rm -f fail.*
+		FAIL_ONCE=1 crash_resume "$k" -L -j 2 --retries 1 -- sh task.sh "$MARKER"
+	done
+	assert_no_process_left
+}
+
+@test "SIGKILL at many points, worker mode (also -u and -r), then --resume: no record lost" {
+	seq 150 >in
+	local w k
+	w=$(worker 'pad=$(printf "%01000d" 0); while read n; do printf "\"%s %s\"\n" "$n" "$pad"; done')
+	for k in 1 40 120; do
+		crash_resume "$k" -j 2 -w "$w"
+		crash_resume "$k" -j 2 -u -r 7 -w "$w"
+	done
+	assert_no_process_left
+}

@@ -670,3 +670,22 @@ time.sleep(60)' "$SSHD_PORT" listening 3>&- &
 	assert_equal "$(jqo .host | sort -u | tr '\n' ' ')" "127.0.0.1 127.0.0.2 "
 	assert_nothing_left 15
 }
+
+# --- crash safety over ssh ---------------------------------------------------
+
+@test "-S: SIGKILL at several points, then --resume: no record lost, a duplicate only if unlogged" {
+	# The kill waits until both remote workers have answered: a session
+	# killed while the remote login shell still reads its profile can
+	# leave that profile's own state broken (a stale lock of root's
+	# pyenv here), which is not ppool's to test.
+	seq 80 >in
+	local w k
+	w=$(worker 'pad=$(printf "%01000d" 0); : >"$W/up.$$"
+		while read n; do printf "\"%s %s\"\n" "$n" "$pad"; done')
+	for k in 1 30 70; do
+		rm -f up.*
+		CRASH_WAIT='wait_until 20 at_least_files "up.*" 2' \
+			crash_resume "$k" -S 1/127.0.0.1,1/127.0.0.2 --ssh-command "$SSH" -w "$w"
+	done
+	assert_nothing_left 15
+}
