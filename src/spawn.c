@@ -268,7 +268,8 @@ spawn_child_setup(void *data)
  * last one's stdout (both are closed here, in the parent) and errfd, unless
  * -1, as every stage's stderr.  With job (a local command, checked), each
  * stage execs the file found for it with the task's own argv.  Fill pids
- * and pidfds, one per stage.  Return 0, or -1 with errno when a pidfd
+ * and pidfds, one per stage.  Return 0, or -1 with errno when no child
+ * can be made now (infd and outfd are closed all the same) or a pidfd
  * could not be made, in which case the children are killed and reaped.
  */
 int
@@ -292,8 +293,16 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd,
 	 * into one task's error instead.  It costs a process, so it is not
 	 * paid where no such limit applies (root, or no small limit).
 	 */
-	if (spawn_probe && spawn_probe_fork() == -1)
+	if (spawn_probe && spawn_probe_fork() == -1) {
+		/* The child's ends are closed here, as a start would. */
+		saved = errno;
+		if (infd != -1)
+			close(infd);
+		if (outfd != -1)
+			close(outfd);
+		errno = saved;
 		return -1;
+	}
 
 	hooks = xcalloc(n, sizeof *hooks);
 	for (i = 0; i < n; i++) {

@@ -911,6 +911,40 @@ fd_warning() {
 	    grep -c 'Resource temporarily unavailable')" "$status"
 }
 
+@test "regression: worker starts that fail for want of a process leak no descriptor" {
+	[[ $(id -u) == 0 ]] && command -v setpriv >/dev/null ||
+		skip "needs root and setpriv to run ppool as nobody"
+	# The fork probe's failure returned before the child's pipe ends were
+	# handed over: two descriptors lost a start, and worker mode tries a
+	# start on every pass while tasks wait, until EMFILE.
+	local dir pid n
+	dir=$(mktemp -d /tmp/ppool-nproc.XXXXXX)
+	cp "$PPOOL" "$dir/ppool"
+	# A worker that never forks (a shell's sleep would need a process).
+	printf '%s\n' 'import sys, time' 'for l in sys.stdin:' \
+	    '    time.sleep(0.01); sys.stdout.write(l); sys.stdout.flush()' >"$dir/w.py"
+	seq 300 >"$dir/in"
+	chmod 755 "$dir" "$dir/ppool"
+	chmod 644 "$dir/w.py" "$dir/in"
+	# ppool and two workers fit in 'ulimit -u 3'; a third start fails.
+	# setpriv, bash and ppool are one process (exec): $! is ppool.
+	setpriv --reuid=nobody --regid=nogroup --clear-groups bash -c "cd $dir
+	    ulimit -u 3; exec ./ppool -j 4 -w 'exec /usr/bin/python3 w.py $MARKER' <in" \
+	    </dev/null >out 2>err 3>&- &
+	pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 30 at_least_lines out 100
+	n=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
+	wait_exit "$pid" 60
+	rm -rf "$dir"
+	assert_equal "$status" 0
+	output=$(<out)
+	assert_seqs_in_order 300
+	# 0-2, the signal pipe, the input, two workers' three each: no more.
+	((n > 0 && n <= 16)) || fail "$n descriptors open in ppool midway: $(cat err)"
+	assert_no_process_left
+}
+
 # --- misbehaving workers --------------------------------------------------
 
 @test "a worker flooding stdout without a newline: killed at --max-line, replaced; later tasks succeed" {
