@@ -390,7 +390,8 @@ fail:
 }
 
 /*
- * Read what fd has into b, up to the --max-output cap, past which bytes are
+ * Read what fd has into b, up to the --max-output cap on what b holds (a
+ * greeting taken from its head no longer counts), past which bytes are
  * read and dropped (or the command would block).  Return IO_READ after
  * reading, IO_WAIT when nothing was ready, IO_END at end of file.
  */
@@ -399,7 +400,7 @@ command_capture(int fd, struct buf *b, int *truncated, size_t cap)
 {
 	static char	*chunk;
 	ssize_t		 n;
-	size_t		 room = cap > b->len ? cap - b->len : 0;
+	size_t		 room = cap > buf_used(b) ? cap - buf_used(b) : 0;
 
 	/*
 	 * Read into one chunk and keep only what came: a slot's buffer

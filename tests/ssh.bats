@@ -689,3 +689,28 @@ time.sleep(60)' "$SSHD_PORT" listening 3>&- &
 	done
 	assert_nothing_left 15
 }
+
+@test "regression: -S with --max-output: an output of exactly that size is whole, one byte more is cut" {
+	# Once the greeting was taken from the head of stdout's buffer, the
+	# room left was computed from the buffer's length, greeting included:
+	# an output that came in the greeting's read and then more was cut 16
+	# bytes short and flagged.  A stand-in for ssh writes the greeting
+	# and 20 bytes at once, then the rest.
+	local n
+	for n in 20 21; do
+		printf '#!/bin/sh\nprintf "ppool-ssh-ready\\n%%020d" 0\nsleep 0.1\nprintf "%%0%dd" 0\n' "$n" >"ssh$((20 + n))"
+		chmod +x "ssh$((20 + n))"
+	done
+	seq 4 >in
+	run --separate-stderr ppool -L -j 4 -S hostx --ssh-command ./ssh40 \
+		--max-output 40 -- true <in
+	assert_success
+	assert_records_valid
+	assert_equal "$(jqo -c '[(.stdout | length), .ok]' | sort -u)" '[40,true]'
+	assert_equal "$stderr" ""
+	run --separate-stderr ppool -L -j 4 -S hostx --ssh-command ./ssh41 \
+		--max-output 40 -o raw -- true <in
+	assert_success
+	assert_equal "${#output}" $((4 * 40))
+	assert_equal "$(grep -c 'stdout cut at --max-output (40 bytes)' <<<"$stderr")" 4
+}
