@@ -425,12 +425,15 @@ print(json.dumps({"cmd": ["echo", "after"]}))' >in
 	assert_failure 1
 	assert_equal "$(record 1 | jq -c '[.ok, .error, .exit, .signal]')" \
 		'[false,"timed out after 0.3 s",null,"SIGKILL"]'
+	# -t, then --kill-after: 0.8 s at least (less 50 ms of clock reading)
+	assert_equal "$(record 1 | jq '.ms >= 750')" true
 	assert_no_process_left 5
 	# the same with a shell that traps TERM
 	run --separate-stderr ppool -t 0.3 --kill-after 0.5 < <(echo "{\"cmd\":\"trap '' TERM; $s\"}")
 	assert_failure 1
 	assert_equal "$(record 1 | jq -c '[.ok, .error, .exit, .signal]')" \
 		'[false,"timed out after 0.3 s",null,"SIGKILL"]'
+	assert_equal "$(record 1 | jq '.ms >= 750')" true
 	assert_no_process_left 5
 }
 

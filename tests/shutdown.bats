@@ -78,11 +78,15 @@ SH
 
 @test "a full disk on stdout: a message, exit 255, no worker left (not the quiet 141 of a closed pipe)" {
 	[[ -w /dev/full ]] || skip "no /dev/full"
-	run --separate-stderr bash -c 'seq 100 | "$PPOOL" -w cat >/dev/full'
+	local w
+	w=$(cat_worker)
+	run --separate-stderr bash -c 'seq 100 | "$PPOOL" -w "$1" >/dev/full' sh "$w"
 	assert_equal "$status" 255
 	assert_equal "$stderr" "ppool: cannot write records to stdout: No space left on device; stopping"
-	run --separate-stderr bash -c 'seq 3 | "$PPOOL" -- echo >/dev/full'
+	assert_no_process_left
+	run --separate-stderr bash -c 'seq 3 | "$PPOOL" -- sh -c "echo \$1" "$1" >/dev/full' sh "$MARKER"
 	assert_equal "$status" 255
+	assert_equal "$stderr" "ppool: cannot write records to stdout: No space left on device; stopping"
 	assert_no_process_left
 }
 
@@ -224,10 +228,17 @@ stopped() {
 	BG_PIDS+=("$pid")
 	exec 5<fifo
 	wait_stalled "$pid" 60
+	local t0 t1
 	signal_twice "$pid" TERM
+	t0=$EPOCHREALTIME
 	wait_exit "$pid" 20
+	t1=$EPOCHREALTIME
 	exec 5<&-
 	assert_equal "$status" 143
+	# Not before --kill-after from the second signal (less the time
+	# between sending it and reading the clock).
+	awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 0.9) }' ||
+		fail "exited $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s after the second SIGTERM"
 	assert_no_process_left
 }
 
