@@ -350,6 +350,13 @@ json_members(const char *text, size_t len, const char *const *names,
 		if (idx != NULL)
 			idx[i] = 0;
 	}
+	/* Most tasks of a pool are no object (a number, a string): no look. */
+	while (pos < len && (text[pos] == ' ' || text[pos] == '\t' ||
+	    text[pos] == '\r' || text[pos] == '\n'))
+		pos++;
+	if (pos == len || text[pos] != '{')
+		return 0;
+	pos = 0;
 	buf_init_home(&name, home, sizeof home);
 	for (m = 0; json_object_next(text, len, &pos, &k, &klen, &o, &n);
 	    m++) {
