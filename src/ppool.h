@@ -606,7 +606,6 @@ void	 sig_suspend(void);
 
 /* run.c */
 int	 run_pool(const struct config *);
-double	 run_now(void);
 
 /* xmalloc.c */
 void	*xmalloc(size_t);

@@ -55,7 +55,7 @@ static struct {
 } R;
 
 /* Seconds on the monotonic clock. */
-double
+static double
 run_now(void)
 {
 	struct timespec	 ts;
