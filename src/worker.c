@@ -484,14 +484,21 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	    w->queue[w->qhead]->lost > 1 && !spawn_not_found(*status))
 		early = 0;
 	end = early ? WORKER_EARLY : WORKER_GONE;
-	/* A remote worker ppool signalled shows ssh's 255, not the signal. */
+	/*
+	 * A worker ppool killed (worker_kill) failed its tasks for that
+	 * reason, however it ended: its stdin closed first, and one that
+	 * exits at end of input may be gone before the signal.  One only
+	 * signalled (it closed a pipe, or took too long to exit) says so when
+	 * the signal killed it.  A remote worker ppool signalled shows ssh's
+	 * 255, not the signal.
+	 */
 	while (w->qlen > 0) {
 		s = worker_pop(w);
 		s->ms = (now - s->start) * 1000.0;
 		if (s == w->timed_out)
 			task_timed_out(s, cfg->timeout);
-		else if (term_sent(&w->term) && (sig == SIGTERM ||
-		    sig == SIGKILL || !w->link.host->local))
+		else if (w->broken || (term_sent(&w->term) && (sig == SIGTERM ||
+		    sig == SIGKILL || !w->link.host->local)))
 			task_fail(s, "worker killed: %s", w->why);
 		else
 			task_fail(s, "worker %s", how);

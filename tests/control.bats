@@ -294,7 +294,7 @@ held_tasks() {
 	local pad
 	pad=$(printf 'x%.0s' $(seq 200))
 	{
-		echo '{"cmd":["sleep","322"],"id":"'"$MARKER"'"}'
+		echo '{"cmd":["sh","-c","echo $$ >task1.pid; exec sleep 322"],"id":"'"$MARKER"'"}'
 		seq 3000 | sed 's/.*/{"cmd":["true"],"id":"'"$pad"'"}/'
 	} >tasks
 	run python3 - "$PPOOL" <<'PYEOF'
@@ -303,12 +303,22 @@ m, s = pty.openpty()
 p = subprocess.Popen([sys.argv[1], "-u", "-j", "2", "-t", "1", "--joblog=jl"],
                      stdin=open("tasks"), stdout=s, stderr=subprocess.DEVNULL)
 os.close(s)
-# The terminal is not read until the joblog has task 1's line.
+# The terminal is not read until task 1 was killed (-t 1): its process
+# gone, or a zombie.  (Its joblog line waits for its record, which waits
+# for the terminal.)
+def gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in "ZX"
+    except OSError:
+        return True
 end = time.time() + 10
 logged = False
 while not logged and time.time() < end:
-    with open("jl") if os.path.exists("jl") else open(os.devnull) as f:
-        logged = any(l.startswith("1\t") for l in f)
+    if os.path.exists("task1.pid"):
+        with open("task1.pid") as f:
+            text = f.read().strip()
+        logged = text != "" and gone(int(text))
     time.sleep(0.05)
 data = b""
 while True:
@@ -946,6 +956,24 @@ fd_warning() {
 }
 
 # --- misbehaving workers --------------------------------------------------
+
+@test "regression: a worker killed for a protocol error that exits 0 at end of input: its task says why it was killed" {
+	# worker_kill closes the worker's stdin before its SIGTERM: a worker
+	# that then reads end of input and exits 0 (here it ignores SIGTERM,
+	# which makes that certain) had its task fail with "worker exited
+	# with status 0", the protocol error said only on stderr.
+	local w
+	w=$(worker 'trap "" TERM; while IFS= read -r x; do
+		if [ "$x" = 3 ]; then printf "%1124s\n" x; else echo "$x"; fi; done')
+	run --separate-stderr ppool -j 1 --max-line 1024 -w "$w" < <(seq 5)
+	assert_equal "$status" 1
+	assert_records_valid
+	assert_seqs_in_order 5
+	assert_equal "$(record 3 | jq -c '[.ok, .error]')" \
+		'[false,"worker killed: reply longer than --max-line (1024 bytes)"]'
+	assert_equal "$(jqo -c 'select(.ok) | .result' | tr '\n' ' ')" '1 2 4 5 '
+	assert_no_process_left
+}
 
 @test "a worker flooding stdout without a newline: killed at --max-line, replaced; later tasks succeed" {
 	local c w
