@@ -71,8 +71,8 @@ pool_free(void)
 	free(P.places);
 	free(P.rungs);
 	free(P.refs);
-	tasklist_free(&P.done);
-	tasklist_free(&P.unread);
+	queue_list_free(&P.done);
+	queue_list_free(&P.unread);
 }
 
 /* How many workers may hold a place now: -j, and the hosts' slots. */

@@ -284,8 +284,8 @@ enum queue_stop {
 };
 void	 queue_init(const struct config *);
 void	 queue_free(void);
-void	 tasklist_add(struct tasklist *, struct slot *);
-void	 tasklist_free(struct tasklist *);
+void	 queue_list_add(struct tasklist *, struct slot *);
+void	 queue_list_free(struct tasklist *);
 void	 queue_done(struct slot *);
 void	 queue_unread(struct slot *);
 void	 queue_lost(struct slot *, const char *, double);

@@ -64,7 +64,7 @@ queue_free(void)
 
 /* Append a task to a list of tasks. */
 void
-tasklist_add(struct tasklist *l, struct slot *s)
+queue_list_add(struct tasklist *l, struct slot *s)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap == 0 ? 16 : 2 * l->cap;
@@ -75,7 +75,7 @@ tasklist_add(struct tasklist *l, struct slot *s)
 
 /* Free a list of tasks (not the tasks). */
 void
-tasklist_free(struct tasklist *l)
+queue_list_free(struct tasklist *l)
 {
 	free(l->v);
 	l->v = NULL;

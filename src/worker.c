@@ -265,7 +265,7 @@ worker_reply(struct worker *w, const struct config *cfg, const char *line,
 		w->queue[w->qhead]->start = now;
 	task_reply(s, cfg, line, len);
 	w->answered++;
-	tasklist_add(done, s);
+	queue_list_add(done, s);
 	return 0;
 }
 
@@ -422,7 +422,7 @@ worker_give_back(struct worker *w, size_t unread, struct tasklist *back)
 	while (w->qlen > (held <= unread ? 0 : 1)) {
 		w->qlen--;
 		w->sent--;
-		tasklist_add(back, w->queue[(w->qhead + w->qlen) % w->qcap]);
+		queue_list_add(back, w->queue[(w->qhead + w->qlen) % w->qcap]);
 	}
 }
 
@@ -502,7 +502,7 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 			task_fail(s, "worker killed: %s", w->why);
 		else
 			task_fail(s, "worker %s", how);
-		tasklist_add(done, s);
+		queue_list_add(done, s);
 	}
 out:
 	term_gone(&w->term);
