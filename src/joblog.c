@@ -135,6 +135,9 @@ joblog_index(void)
 {
 	size_t	 i, n = 0;
 
+	/* A log with its header alone (killed before a task ended): none. */
+	if (jl.nold == 0)
+		return;
 	qsort(jl.old, jl.nold, sizeof *jl.old, joblog_compare);
 	for (i = 0; i < jl.nold; i++) {
 		if (n > 0 && jl.old[n - 1].seq == jl.old[i].seq)
@@ -161,16 +164,40 @@ joblog_find(uint64_t seq)
 }
 
 /*
- * Read an earlier log; a torn last line (no newline) is ignored.  A line
- * holds a task, escaped, and some figures: longer than that, the file is
- * not a joblog (or not ppool's), and reading on would take all memory.
+ * Remember the whole lines among the unconsumed bytes of b, the next bytes
+ * of an earlier log, and consume them; at the log's end (eof), index what
+ * was read: a torn last line (no newline) is ignored.  A line holds a task,
+ * escaped, and some figures: longer than that, the file is not a joblog
+ * (or not ppool's), and reading on would take all memory.  Return 0, or -1
+ * with why in msg.
  */
+int
+joblog_parse(struct buf *b, int eof, size_t max_line, char *msg,
+    size_t msglen)
+{
+	char	*line;
+	size_t	 len, cap = 2 * max_line + 256;
+
+	while ((line = buf_frame(b, '\n', &len)) != NULL) {
+		joblog_remember(line, len);
+		jl.end += len + 1;
+	}
+	if (buf_used(b) > cap) {
+		snprintf(msg, msglen, "has a line longer than %zu bytes: is it "
+		    "a joblog? (give --resume another file)", cap);
+		return -1;
+	}
+	if (eof)
+		joblog_index();
+	return 0;
+}
+
+/* Read an earlier log, 64 KiB at a time, for --resume. */
 static void
 joblog_read(const char *path, size_t max_line)
 {
 	struct buf	 b;
-	char		*line;
-	size_t		 len, cap = 2 * max_line + 256;
+	char		 msg[256];
 	ssize_t		 n;
 	int		 fd;
 
@@ -180,24 +207,15 @@ joblog_read(const char *path, size_t max_line)
 		err(EXIT_FATAL, "cannot read joblog %s", path);
 	}
 	buf_init(&b);
-	for (;;) {
+	do {
 		n = buf_read(&b, fd, 64 * 1024);
 		if (n == -1 && errno != EINTR)
 			err(EXIT_FATAL, "cannot read joblog %s", path);
-		while ((line = buf_frame(&b, '\n', &len)) != NULL) {
-			joblog_remember(line, len);
-			jl.end += len + 1;
-		}
-		if (buf_used(&b) > cap)
-			errx(EXIT_FATAL, "joblog %s has a line longer than %zu "
-			    "bytes: is it a joblog? (give --resume another "
-			    "file)", path, cap);
-		if (n == 0)
-			break;
-	}
+		if (joblog_parse(&b, n == 0, max_line, msg, sizeof msg) == -1)
+			errx(EXIT_FATAL, "joblog %s %s", path, msg);
+	} while (n != 0);
 	close(fd);
 	buf_free(&b);
-	joblog_index();
 }
 
 /*
@@ -210,6 +228,9 @@ joblog_open(const struct config *cfg)
 	int	 flags = O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC;
 	off_t	 size;
 
+	/* A fresh state, though an earlier open and close came before. */
+	memset(&jl, 0, sizeof jl);
+	jl.fd = -1;
 	jl.cfg = cfg;
 	buf_init(&jl.line);
 	buf_init(&jl.held);

@@ -189,6 +189,7 @@ void	 joblog_finish(struct slot *);
 void	 joblog_hold(const struct slot *, uint64_t);
 void	 joblog_commit(uint64_t);
 int	 joblog_failed(void);
+int	 joblog_parse(struct buf *, int, size_t, char *, size_t);
 
 /* json.c */
 #define JSON_DEPTH_MAX	512	/* deeper nesting is refused */

@@ -526,7 +526,9 @@ resolve_print(struct buf *b, const struct job *job)
 	}
 	if (job->has_stdin) {
 		buf_addstr(b, ",\"stdin\":");
-		json_add_text(b, job->stdin_text.data, job->stdin_text.len);
+		/* An empty "stdin" has no memory of its own. */
+		json_add_text(b, job->stdin_text.len > 0 ?
+		    job->stdin_text.data : "", job->stdin_text.len);
 	}
 	if (job->timeout > 0)
 		buf_printf(b, ",\"timeout\":%g", job->timeout);

@@ -1025,3 +1025,11 @@ print("ok")'
 	assert_equal "$(record 4 | jq -r .error)" "timed out after 0.2 s"
 	assert_no_process_left 5
 }
+
+@test "regression: --dry-run of a task with an empty \"stdin\"" {
+	# The empty text's null pointer went to json_add_text (UBSan; found
+	# by fuzz/fuzz_task).
+	run --separate-stderr ppool --dry-run <<<'{"cmd":["cat"],"stdin":""}'
+	assert_success
+	assert_equal "$output" '{"seq":1,"cmd":["cat"],"stdin":""}'
+}

@@ -588,3 +588,13 @@ EOF2
 	done
 	assert_no_process_left
 }
+
+@test "regression: --resume with a joblog of its header alone (killed before a task ended) runs every task" {
+	# An empty index was sorted from a null pointer (UBSan; found by
+	# fuzz/fuzz_joblog).
+	printf '%s\n' "$HEADER" >jl
+	run --separate-stderr ppool --joblog=jl --resume -- echo < <(seq 3)
+	assert_success
+	assert_equal "$(jqo -c '[.seq, .stdout]' | tr '\n' ' ')" '[1,"1\n"] [2,"2\n"] [3,"3\n"] '
+	assert_equal "$(fields jl 1 | tr '\n' ' ')" '1 2 3 '
+}
