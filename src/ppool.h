@@ -530,6 +530,7 @@ struct worker {
 	unsigned long	 answered;
 	struct term	 term;		/* its way out, once closing */
 	char		 why[128];	/* why ppool ended it, or "" */
+	int		 killed;	/* why is worker_kill's: ppool's decision */
 	int		 broken;	/* protocol error: its output is ignored */
 	int		 partial;	/* in: a last reply with no newline */
 	ssize_t		 unread;	/* task bytes it left unread, or -1 */

@@ -362,6 +362,7 @@ worker_kill(struct worker *w, double now, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(w->why, sizeof w->why, fmt, ap);
 		va_end(ap);
+		w->killed = 1;
 	}
 	w->broken = 1;
 	w->state = WORKER_CLOSING;
@@ -485,19 +486,20 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 		early = 0;
 	end = early ? WORKER_EARLY : WORKER_GONE;
 	/*
-	 * A worker ppool killed (worker_kill) failed its tasks for that
-	 * reason, however it ended: its stdin closed first, and one that
-	 * exits at end of input may be gone before the signal.  One only
-	 * signalled (it closed a pipe, or took too long to exit) says so when
-	 * the signal killed it.  A remote worker ppool signalled shows ssh's
-	 * 255, not the signal.
+	 * A worker ppool set out to kill (worker_kill) before it showed a
+	 * sign of ending fails its tasks for that reason, however it ended:
+	 * its stdin is closed first, and one that exits at end of input may
+	 * be gone before the signal.  One that closed a pipe first, or took
+	 * too long to exit, says so only when the signal killed it; else its
+	 * own status.  A remote worker ppool signalled shows ssh's 255, not
+	 * the signal.
 	 */
 	while (w->qlen > 0) {
 		s = worker_pop(w);
 		s->ms = (now - s->start) * 1000.0;
 		if (s == w->timed_out)
 			task_timed_out(s, cfg->timeout);
-		else if (w->broken || (term_sent(&w->term) && (sig == SIGTERM ||
+		else if (w->killed || (term_sent(&w->term) && (sig == SIGTERM ||
 		    sig == SIGKILL || !w->link.host->local)))
 			task_fail(s, "worker killed: %s", w->why);
 		else

@@ -950,8 +950,10 @@ fd_warning() {
 	assert_equal "$status" 0
 	output=$(<out)
 	assert_seqs_in_order 300
-	# 0-2, the signal pipe, the input, two workers' three each: no more.
-	((n > 0 && n <= 16)) || fail "$n descriptors open in ppool midway: $(cat err)"
+	# 0-2, the signal pipe, the input, two workers' three each (13; a
+	# sanitizer build keeps a few of its own): not the hundreds a leak of
+	# two a failed start left.
+	((n > 0 && n <= 32)) || fail "$n descriptors open in ppool midway: $(cat err)"
 	assert_no_process_left
 }
 
