@@ -120,7 +120,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text = (const char *)data + 1;
 	len = size - 1;
 	memset(&cfg, 0, sizeof cfg);
-	cfg.input_format = INPUT_JSON;
+	cfg.input_format = cfg.task_format = INPUT_JSON;
 	cfg.output_format = (mode & 2) ? OUTPUT_RAW : OUTPUT_JSON;
 	cfg.worker_cmd = "cat";
 	cfg.envelope = (mode & 1) != 0;
@@ -129,7 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&s, 0, sizeof s);
 	task_init(&s);
 	buf_add(&s.task, FUZZ_TASK, sizeof FUZZ_TASK - 1);
-	task_parse(&s, &cfg);
+	task_parse(&s, &cfg, INPUT_JSON);
 	if (s.state != SLOT_PENDING || s.id_len == 0)
 		abort();
 	buf_init(&b);

@@ -39,6 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&cfg, 0, sizeof cfg);
 	cfg.input_format = mode % 3 == 0 ? INPUT_JSON : mode % 3 == 1 ?
 	    INPUT_LINES : INPUT_NUL;
+	cfg.task_format = cfg.input_format;
 	cfg.output_format = OUTPUT_JSON;
 	cfg.command = (mode & 4) ? words : NULL;
 	cfg.worker_cmd = (mode & 8) ? "cat" : NULL;
@@ -48,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&s, 0, sizeof s);
 	task_clear(&s);
 	buf_add(&s.task, data + 1, size - 1);
-	task_parse(&s, &cfg);
+	task_parse(&s, &cfg, cfg.input_format);
 
 	/* The task's id, when found, must be a valid JSON value. */
 	buf_init(&out);

@@ -297,6 +297,7 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	struct job	 job;
 	char		 err[512];
 	int		 outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, in = -1;
+	int		 res[2] = { -1, -1 };
 	int		 n, saved;
 
 	*out = NULL;
@@ -319,6 +320,13 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	/* A remote host looks its programs and directory up itself. */
 	if (h->local && command_check(s, &job) == -1) {
 		resolve_free(&job);
+		return COMMAND_DONE;
+	}
+	/* --results: each attempt's output replaces the one before. */
+	if (cfg->results != NULL && results_open(cfg->results, s->seq, res,
+	    err, sizeof err) == -1) {
+		resolve_free(&job);
+		command_refuse(s, -1, "%s", err);
 		return COMMAND_DONE;
 	}
 
@@ -359,6 +367,8 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	c->pgid = c->pids[0];
 	c->out_fd = outp[0];
 	c->err_fd = errp[0];
+	c->res_fd[0] = res[0];
+	c->res_fd[1] = res[1];
 	c->timeout = job.timeout > 0 ? job.timeout : cfg->timeout;
 	term_init(&c->term, c->pidfds[0], c->pgid, cfg->kill_after);
 	if (c->timeout > 0)
@@ -378,6 +388,10 @@ fail:
 	}
 	if (in != -1)
 		close(in);
+	for (n = 0; n < 2; n++) {
+		if (res[n] != -1)
+			close(res[n]);
+	}
 	resolve_free(&job);
 	if (may_wait && (saved == EMFILE || saved == ENFILE)) {
 		s->attempts--;
@@ -390,66 +404,112 @@ fail:
 }
 
 /*
- * Read what fd has into b, up to the --max-output cap on what b holds (a
- * greeting taken from its head no longer counts), past which bytes are
- * read and dropped (or the command would block).  Return IO_READ after
- * reading, IO_WAIT when nothing was ready, IO_END at end of file.
+ * Read what fd has into one chunk: set *data and *n.  Return IO_READ
+ * after reading, IO_WAIT when nothing was ready, IO_END at end of file.
  */
 static enum io_status
-command_capture(int fd, struct buf *b, int *truncated, size_t cap)
+command_pull(int fd, char **data, size_t *n)
 {
 	static char	*chunk;
-	ssize_t		 n;
-	size_t		 room = cap > buf_used(b) ? cap - buf_used(b) : 0;
+	ssize_t		 r;
 
 	/*
-	 * Read into one chunk and keep only what came: a slot's buffer
-	 * grown to the chunk size for every task would send most tasks to
-	 * the heap.  The chunk is in memory children never get, and not on
-	 * the stack, where the pages it spans would fault after each fork.
+	 * One chunk, keeping only what came: a slot's buffer grown to the
+	 * chunk size for every task would send most tasks to the heap.  The
+	 * chunk is in memory children never get, and not on the stack,
+	 * where the pages it spans would fault after each fork.
 	 */
 	if (chunk == NULL)
 		chunk = xcalloc_nofork(1, COMMAND_CHUNK);
 	do
-		n = read(fd, chunk, COMMAND_CHUNK);
-	while (n == -1 && errno == EINTR);
-	if (n == -1 && errno == EAGAIN)
+		r = read(fd, chunk, COMMAND_CHUNK);
+	while (r == -1 && errno == EINTR);
+	if (r == -1 && errno == EAGAIN)
 		return IO_WAIT;
-	if (n <= 0)
+	if (r <= 0)
 		return IO_END;
-	if ((size_t)n > room) {
+	*data = chunk;
+	*n = (size_t)r;
+	return IO_READ;
+}
+
+/*
+ * Read what fd has into b, up to the --max-output cap on what b holds (a
+ * greeting taken from its head no longer counts), past which bytes are
+ * read and dropped (or the command would block).  Return as command_pull.
+ */
+static enum io_status
+command_capture(int fd, struct buf *b, int *truncated, size_t cap)
+{
+	size_t		 room = cap > buf_used(b) ? cap - buf_used(b) : 0, n;
+	char		*data;
+	enum io_status	 rc;
+
+	if ((rc = command_pull(fd, &data, &n)) != IO_READ)
+		return rc;
+	if (n > room) {
 		*truncated = 1;
 		n = room;
 	}
-	buf_add(b, chunk, n);
+	buf_add(b, data, n);
 	return IO_READ;
+}
+
+/*
+ * --results: write bytes to the task's file; a write that fails (a full
+ * disk) stops the command, as its output would be lost.
+ */
+static void
+command_spill(struct command *c, int which, const char *p, size_t n,
+    double now)
+{
+	char	 why[128];
+
+	if (n == 0 || results_write(c->res_fd[which - 1], p, n) == 0)
+		return;
+	snprintf(why, sizeof why, "--results: cannot write its %s: %s",
+	    which == 1 ? "stdout" : "stderr", strerror(errno));
+	command_kill(c, now, why);
 }
 
 /*
  * Read the command's stdout (which = 1) or stderr (which = 2), closing it at
  * end of file.  A remote host's greeting comes first on stdout, and is not
  * the command's: a host that writes something else first is not to be
- * trusted with tasks, and the command is stopped.  Return as
- * command_capture does.
+ * trusted with tasks, and the command is stopped.  With --results the
+ * bytes go to files, with --line-buffer each complete stdout line to
+ * stdout at once.  Return as command_pull does.
  */
 enum io_status
 command_read(struct command *c, const struct config *cfg, int which,
     double now)
 {
 	int		*fd = which == 1 ? &c->out_fd : &c->err_fd;
+	struct buf	*b = which == 1 ? &c->slot->reply : &c->slot->errout;
 	enum io_status	 rc;
+	char		*data;
+	size_t		 n;
 
 	if (*fd == -1)
 		return IO_END;
-	if (which == 1) {
-		rc = command_capture(*fd, &c->slot->reply, &c->slot->out_trunc,
+	if (c->res_fd[which - 1] != -1 && (which == 2 || c->link.ready)) {
+		if ((rc = command_pull(*fd, &data, &n)) == IO_READ)
+			command_spill(c, which, data, n, now);
+	} else if (which == 1) {
+		rc = command_capture(*fd, b, &c->slot->out_trunc,
 		    cfg->max_output + (c->link.ready ? 0 : sizeof HOST_HELLO));
-		if (host_greet(&c->link, &c->slot->reply, c->lost,
+		if (host_greet(&c->link, b, c->lost,
 		    sizeof c->lost) == HOST_BAD)
 			command_kill(c, now, c->lost);
+		else if (c->link.ready && c->res_fd[0] != -1) {
+			/* What came with the greeting is the command's. */
+			command_spill(c, 1, buf_head(b), buf_used(b), now);
+			buf_reset(b);
+		} else if (c->link.ready && cfg->line_buffer)
+			output_lines(c->slot, b, 0);
 	} else
-		rc = command_capture(*fd, &c->slot->errout,
-		    &c->slot->err_trunc, cfg->max_output);
+		rc = command_capture(*fd, b, &c->slot->err_trunc,
+		    cfg->max_output);
 	if (rc == IO_END) {
 		close(*fd);
 		*fd = -1;
@@ -590,6 +650,10 @@ command_free(struct command *c)
 		close(c->out_fd);
 	if (c->err_fd != -1)
 		close(c->err_fd);
+	for (i = 0; i < 2; i++) {
+		if (c->res_fd[i] != -1)
+			close(c->res_fd[i]);
+	}
 	pipeline_free(c->pl);
 	free(c->pids);
 	free(c->pidfds);

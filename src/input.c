@@ -7,6 +7,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,7 +25,40 @@ static struct {
 	int			 discarding;	/* inside an over-long task */
 	int			 long_blank;	/* ... all blank so far */
 	struct buf		 buf;
+	/* -n and -X: the group being built, and a task held for the next. */
+	struct slot		 part;
+	int			 held;
+	struct buf		 group;
+	size_t			 gtasks;
+	size_t			 gnargs;
+	size_t			 gbytes;
+	size_t			 arg_room;	/* -X: bytes of arguments */
 } in = { .fd = -1 };
+
+/*
+ * -X: the bytes a command's arguments may take, as xargs counts them
+ * (each string, its NUL and its pointer): the system's limit less the
+ * environment, the command's own words and some headroom.  Each argument
+ * is counted once per replacement string that takes all of them.
+ */
+static size_t
+input_arg_room(const struct config *cfg)
+{
+	extern char	**environ;
+	long		  max = sysconf(_SC_ARG_MAX);
+	size_t		  used = 4096, uses, i;
+
+	if (max <= 0)
+		max = 128 * 1024;
+	for (i = 0; environ[i] != NULL; i++)
+		used += strlen(environ[i]) + 1 + sizeof(char *);
+	for (i = 0; cfg->command != NULL && cfg->command[i] != NULL; i++)
+		used += strlen(cfg->command[i]) + 1 + sizeof(char *);
+	if ((size_t)max <= used + 4096)
+		return 4096;
+	uses = cfg->command != NULL ? template_uses(cfg->command) : 1;
+	return ((size_t)max - used) / (uses > 0 ? uses : 1);
+}
 
 /* Open the input named by -a, or take stdin. */
 void
@@ -33,6 +67,14 @@ input_open(const struct config *cfg)
 	in.cfg = cfg;
 	in.sep = cfg->input_format == INPUT_NUL ? '\0' : '\n';
 	buf_init(&in.buf);
+	buf_init(&in.group);
+	task_init(&in.part);
+	in.arg_room = input_arg_room(cfg);
+	if (cfg->sources) {
+		/* The tasks are made, not read: stdin is left alone. */
+		in.eof = 1;
+		return;
+	}
 	if (cfg->input_path == NULL) {
 		/*
 		 * stdin stays blocking: its open file description may be
@@ -55,6 +97,8 @@ input_close(void)
 		close(in.fd);
 	in.fd = -1;
 	buf_free(&in.buf);
+	buf_free(&in.group);
+	task_clear(&in.part);
 }
 
 /* The descriptor to poll, or -1 once the input is finished. */
@@ -64,11 +108,20 @@ input_fd(void)
 	return in.eof ? -1 : in.fd;
 }
 
+/* Return 1 when no row is left to cut: the input or the sources are done. */
+static int
+input_rows_done(void)
+{
+	if (in.cfg->sources)
+		return source_done();
+	return in.eof && buf_used(&in.buf) == 0;
+}
+
 /* Return 1 when all input was read and cut into tasks. */
 int
 input_eof(void)
 {
-	return in.eof && buf_used(&in.buf) == 0;
+	return input_rows_done() && !in.held && in.gtasks == 0;
 }
 
 /*
@@ -161,6 +214,259 @@ input_drop(struct slot *s, const char *p, size_t len)
 }
 
 /*
+ * Cut the next line (or NUL-ended task) out of the buffered input.  Return
+ * 1 with it in *line and *len, 1 with s failed when it is too long, 0 when
+ * more input is needed or the input is finished.
+ */
+static int
+input_line(struct slot *s, char **line, size_t *len)
+{
+	for (;;) {
+		*line = buf_frame(&in.buf, in.sep, len);
+		if (*line == NULL) {
+			*len = buf_used(&in.buf);
+			if (!in.discarding && *len > in.cfg->max_line) {
+				in.discarding = 1;
+				in.long_blank = 1;
+			}
+			if (in.discarding) {
+				if (input_drop(s, buf_head(&in.buf), *len)) {
+					buf_consume(&in.buf, *len);
+					if (in.eof)
+						in.discarding = 0;
+					return 1;
+				}
+				buf_consume(&in.buf, *len);
+				if (in.eof)
+					in.discarding = 0;
+				return 0;
+			}
+			if (!in.eof || *len == 0)
+				return 0;
+			/* The last task has no separator after it. */
+			*line = buf_head(&in.buf);
+			in.buf.off = in.buf.len;
+		} else if (in.discarding) {
+			/* The end of the over-long task. */
+			in.discarding = 0;
+			if (input_drop(s, *line, *len))
+				return 1;
+			continue;
+		}
+		if (input_blank(*line, *len))
+			continue;
+		if (*len > in.cfg->max_line) {
+			input_too_long(s);
+			return 1;
+		}
+		return 1;
+	}
+}
+
+/*
+ * Put the next row's text in s->task: a line, a CSV row, a combination of
+ * ::: sources, or a line cut at --colsep; the last three as a JSON array.
+ * Return 1 with the text (or with s failed), 0 when there is none yet.
+ */
+static int
+input_row(struct slot *s)
+{
+	char	*line, msg[256];
+	size_t	 len;
+	int	 rc, first = 1;
+
+	if (in.cfg->sources)
+		return source_next(&s->task);
+	if (in.cfg->input_format == INPUT_CSV) {
+		rc = column_csv_next(&in.buf, in.eof, &s->task, msg,
+		    sizeof msg);
+		if (rc == 0 && buf_used(&in.buf) > in.cfg->max_line) {
+			/* A row that never ends: refused, not held. */
+			buf_consume(&in.buf, buf_used(&in.buf));
+			input_too_long(s);
+			return 1;
+		}
+		if (rc == -1)
+			task_fail(s, "%s", msg);
+		return rc != 0;
+	}
+	if (input_line(s, &line, &len) == 0)
+		return 0;
+	if (s->state == SLOT_DONE)
+		return 1;
+	if (in.cfg->colsep == NULL && !in.cfg->header) {
+		buf_add(&s->task, line, len);
+		return 1;
+	}
+	buf_addc(&s->task, '[');
+	column_split(&s->task, line, len, &first);
+	buf_addc(&s->task, ']');
+	return 1;
+}
+
+/* The format of a row: JSON when made of columns or sources. */
+static enum input_format
+input_row_format(void)
+{
+	const struct config	*cfg = in.cfg;
+
+	if (cfg->sources || cfg->colsep != NULL || cfg->header ||
+	    cfg->input_format == INPUT_CSV)
+		return INPUT_JSON;
+	return cfg->input_format;
+}
+
+/*
+ * Check a row's fields against the header: the first row is the header
+ * (return 0: no task), a row with fewer fields fails.
+ */
+static int
+input_header(struct slot *s)
+{
+	const char	*text = buf_head(&s->task);
+	size_t		 len = buf_used(&s->task), pos = 0, off, n, count = 0;
+
+	if (!column_named()) {
+		column_set_names(text, len);
+		template_check_names(in.cfg->command);
+		return 0;
+	}
+	while (json_array_next(text, len, &pos, &off, &n))
+		count++;
+	if (count < column_count())
+		task_fail(s, "the row has %zu field%s, the header %zu",
+		    count, count == 1 ? "" : "s", column_count());
+	return 1;
+}
+
+/*
+ * Cut the next task into s, as a row is one task.  Return 1 when s holds
+ * a task (pending, or done with an error), 0 when none is ready.
+ */
+static int
+input_take(struct slot *s)
+{
+	for (;;) {
+		s->state = SLOT_PENDING;
+		if (input_row(s) == 0)
+			return 0;
+		if (s->state == SLOT_DONE)
+			return 1;
+		if (in.cfg->header && !in.cfg->sources &&
+		    input_header(s) == 0) {
+			buf_reset(&s->task);
+			continue;
+		}
+		if (s->state == SLOT_DONE)
+			return 1;
+		task_parse(s, in.cfg, input_row_format());
+		return 1;
+	}
+}
+
+/*
+ * Append a task's arguments, as JSON array elements, to the group being
+ * built (unless NULL); add their count and their size in a command line.
+ * Return -1 when the task gives no arguments of that kind (an object,
+ * null).
+ */
+static int
+input_args(const struct slot *p, struct buf *group, size_t *nargs,
+    size_t *bytes)
+{
+	const char	*text = buf_head(&p->task);
+	size_t		 len = buf_used(&p->task), off, n, pos = 0, a, an;
+
+	if (input_row_format() != INPUT_JSON) {
+		if (group != NULL && *nargs > 0)
+			buf_addc(group, ',');
+		if (group != NULL)
+			json_add_text(group, text, len);
+		(*nargs)++;
+		*bytes += len + 1 + sizeof(char *);
+		return 0;
+	}
+	json_trim(text, len, &off, &n);
+	if (n == 0 || text[off] == '{' || text[off] == 'n')
+		return -1;
+	if (text[off] != '[') {
+		if (group != NULL && *nargs > 0)
+			buf_addc(group, ',');
+		if (group != NULL)
+			buf_add(group, text + off, n);
+		(*nargs)++;
+		*bytes += n + 1 + sizeof(char *);
+		return 0;
+	}
+	while (json_array_next(text + off, n, &pos, &a, &an)) {
+		if (group != NULL && *nargs > 0)
+			buf_addc(group, ',');
+		if (group != NULL)
+			buf_add(group, text + off + a, an);
+		(*nargs)++;
+		*bytes += an + 1 + sizeof(char *);
+	}
+	return 0;
+}
+
+/*
+ * -n and -X: put up to -n tasks' arguments, or as many as fit in one
+ * command line, in s as one JSON array.  A task that fails, or gives no
+ * arguments, is a task of its own: the group before it ends there.  A
+ * group is given only when full, or when the input is finished.
+ */
+static int
+input_group(struct slot *s)
+{
+	struct slot	*p = &in.part;
+	size_t		 nargs, bytes;
+
+	for (;;) {
+		if (!in.held) {
+			task_clear(p);
+			if (input_take(p) == 0) {
+				if (!input_rows_done() || in.gtasks == 0)
+					return 0;
+				break;
+			}
+		}
+		in.held = 0;
+		if (p->state != SLOT_DONE && in.gtasks > 0) {
+			nargs = bytes = 0;
+			input_args(p, NULL, &nargs, &bytes);
+			if (in.gbytes + bytes > in.arg_room) {
+				in.held = 1;
+				break;
+			}
+		}
+		if (p->state != SLOT_DONE &&
+		    input_args(p, &in.group, &in.gnargs, &in.gbytes) == -1)
+			task_fail(p, "with -n or -X a task must be a string, a "
+			    "number or an array, not an object or null");
+		if (p->state == SLOT_DONE) {
+			if (in.gtasks > 0) {
+				in.held = 1;
+				break;
+			}
+			buf_add(&s->task, buf_head(&p->task),
+			    buf_used(&p->task));
+			task_fail(s, "%.*s", (int)buf_used(&p->error),
+			    buf_head(&p->error));
+			return 1;
+		}
+		if (++in.gtasks == in.cfg->max_args)
+			break;
+	}
+	buf_addc(&s->task, '[');
+	buf_add(&s->task, buf_head(&in.group), buf_used(&in.group));
+	buf_addc(&s->task, ']');
+	buf_reset(&in.group);
+	in.gtasks = in.gnargs = in.gbytes = 0;
+	task_parse(s, in.cfg, INPUT_JSON);
+	return 1;
+}
+
+/*
  * Cut the next task out of the buffered input into s.  Return 1 when s
  * holds a task (pending, or done with an error), 0 when more input is
  * needed or the input is finished.
@@ -168,47 +474,9 @@ input_drop(struct slot *s, const char *p, size_t len)
 int
 input_next(struct slot *s)
 {
-	char	*line;
-	size_t	 len;
-	int	 failed;
-
-	for (;;) {
-		line = buf_frame(&in.buf, in.sep, &len);
-		if (line == NULL) {
-			len = buf_used(&in.buf);
-			if (!in.discarding && len > in.cfg->max_line) {
-				in.discarding = 1;
-				in.long_blank = 1;
-			}
-			if (in.discarding) {
-				failed = input_drop(s, buf_head(&in.buf), len);
-				buf_consume(&in.buf, len);
-				if (in.eof)
-					in.discarding = 0;
-				return failed;
-			}
-			if (!in.eof || len == 0)
-				return 0;
-			/* The last task has no separator after it. */
-			line = buf_head(&in.buf);
-			in.buf.off = in.buf.len;
-		} else if (in.discarding) {
-			/* The end of the over-long task. */
-			in.discarding = 0;
-			if (input_drop(s, line, len))
-				return 1;
-			continue;
-		}
-		if (input_blank(line, len))
-			continue;
-		if (len > in.cfg->max_line) {
-			input_too_long(s);
-			return 1;
-		}
-		buf_add(&s->task, line, len);
-		task_parse(s, in.cfg);
-		return 1;
-	}
+	if (in.cfg->max_args == 0)
+		return input_take(s);
+	return input_group(s);
 }
 
 /*

@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,47 +19,67 @@
 
 /* Long options without a short form. */
 enum {
-	OPT_DRY_RUN = 256,
+	OPT_CSV = 256,
+	OPT_DELAY,
+	OPT_DRY_RUN,
 	OPT_ENVELOPE,
 	OPT_HALT,
+	OPT_HEADER,
 	OPT_INFLIGHT,
 	OPT_JOBLOG,
 	OPT_KILL_AFTER,
+	OPT_LINE_BUFFER,
+	OPT_LINK,
+	OPT_LOAD,
 	OPT_MAX_LINE,
 	OPT_MAX_OUTPUT,
+	OPT_MEMFREE,
 	OPT_PROGRESS,
+	OPT_RESULTS,
 	OPT_RESUME,
 	OPT_RESUME_FAILED,
 	OPT_RETRIES,
 	OPT_SSH_COMMAND,
 	OPT_SSH_FILE,
+	OPT_TAG,
 	OPT_WINDOW
 };
 
 /* One alphabetical table; usage() and the man page follow it. */
 static const struct option longopts[] = {
+	{ "colsep",	required_argument,	NULL,	'C' },
+	{ "csv",	no_argument,		NULL,	OPT_CSV },
+	{ "delay",	required_argument,	NULL,	OPT_DELAY },
 	{ "dry-run",	no_argument,		NULL,	OPT_DRY_RUN },
 	{ "envelope",	no_argument,		NULL,	OPT_ENVELOPE },
 	{ "halt",	required_argument,	NULL,	OPT_HALT },
+	{ "header",	required_argument,	NULL,	OPT_HEADER },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "inflight",	required_argument,	NULL,	OPT_INFLIGHT },
 	{ "input",	required_argument,	NULL,	'a' },
 	{ "joblog",	required_argument,	NULL,	OPT_JOBLOG },
 	{ "jobs",	required_argument,	NULL,	'j' },
 	{ "kill-after",	required_argument,	NULL,	OPT_KILL_AFTER },
+	{ "line-buffer", no_argument,		NULL,	OPT_LINE_BUFFER },
 	{ "lines",	no_argument,		NULL,	'L' },
+	{ "link",	no_argument,		NULL,	OPT_LINK },
+	{ "load",	required_argument,	NULL,	OPT_LOAD },
+	{ "max-args",	required_argument,	NULL,	'n' },
 	{ "max-line",	required_argument,	NULL,	OPT_MAX_LINE },
 	{ "max-output",	required_argument,	NULL,	OPT_MAX_OUTPUT },
 	{ "max-reqs",	required_argument,	NULL,	'r' },
+	{ "memfree",	required_argument,	NULL,	OPT_MEMFREE },
 	{ "null",	no_argument,		NULL,	'0' },
 	{ "output",	required_argument,	NULL,	'o' },
 	{ "progress",	no_argument,		NULL,	OPT_PROGRESS },
 	{ "resume",	no_argument,		NULL,	OPT_RESUME },
+	{ "results",	required_argument,	NULL,	OPT_RESULTS },
 	{ "resume-failed", no_argument,		NULL,	OPT_RESUME_FAILED },
 	{ "retries",	required_argument,	NULL,	OPT_RETRIES },
 	{ "ssh",	required_argument,	NULL,	'S' },
 	{ "ssh-command", required_argument,	NULL,	OPT_SSH_COMMAND },
 	{ "ssh-file",	required_argument,	NULL,	OPT_SSH_FILE },
+	{ "tag",	no_argument,		NULL,	OPT_TAG },
 	{ "timeout",	required_argument,	NULL,	't' },
 	{ "unordered",	no_argument,		NULL,	'u' },
 	{ "verbose",	no_argument,		NULL,	'v' },
@@ -73,29 +95,38 @@ usage(FILE *f)
 {
 	fputs(
 "usage: ppool [-0Luv] [-a file] [-j jobs] [-o format] [-r max-reqs] [-S hosts]\n"
-"             [-t secs] [--envelope] [--halt when] [--inflight K]\n"
-"             [--joblog file] [--kill-after secs] [--max-line bytes]\n"
-"             [--progress] [--resume | --resume-failed] [--retries N]\n"
-"             [--ssh-command cmd] [--ssh-file file] [--window N]\n"
-"             -w worker-command\n"
-"       ppool [-0Luv] [-a file] [-j jobs] [-o format] [-S hosts] [-t secs]\n"
-"             [--dry-run] [--halt when] [--joblog file] [--kill-after secs]\n"
-"             [--max-line bytes] [--max-output bytes] [--progress]\n"
+"             [-t secs] [--delay secs] [--envelope] [--halt when]\n"
+"             [--inflight K] [--joblog file] [--kill-after secs] [--load N]\n"
+"             [--max-line bytes] [--memfree size] [--progress]\n"
 "             [--resume | --resume-failed] [--retries N]\n"
 "             [--ssh-command cmd] [--ssh-file file] [--window N]\n"
-"             [--] [command [arg ...]]\n"
+"             -w worker-command [::: arg ...]\n"
+"       ppool [-0LuvX] [-a file] [-C regex] [-j jobs] [-n N] [-o format]\n"
+"             [-S hosts] [-t secs] [--csv] [--delay secs] [--dry-run]\n"
+"             [--halt when] [--header :] [--joblog file] [--kill-after secs]\n"
+"             [--line-buffer] [--link] [--load N] [--max-line bytes]\n"
+"             [--max-output bytes] [--memfree size] [--progress]\n"
+"             [--results dir] [--resume | --resume-failed] [--retries N]\n"
+"             [--ssh-command cmd] [--ssh-file file] [--tag] [--window N]\n"
+"             [--] [command [arg ...]] [::: arg ... | :::: file ...]\n"
 "       ppool -h | -V\n"
 "\n"
 "Run JSON-lines tasks from stdin through a pool of persistent workers (-w),\n"
 "or one process per task (command mode), and print one result per task,\n"
-"in input order.\n"
+"in input order.  Tasks may come from the command line instead: ::: A B\n"
+"(values), :::: FILE (a value a line); :::+ and ::::+ pair a source with\n"
+"the one before; several sources give every combination.\n"
 "\n"
 "  -a, --input=FILE       read tasks from FILE instead of stdin\n"
 "  -0, --null             plain-text tasks separated by NUL bytes\n"
+"  -C, --colsep=REGEX     split each plain-text task into columns {1} {2}...\n"
+"                         (a POSIX extended regex; implies -L unless -0)\n"
 "  -L, --lines            plain-text tasks, one per line (no JSON parsing)\n"
 "  -h, --help             print this help and exit\n"
 "  -j, --jobs=N           at most N processes at once (default: online CPUs);\n"
 "                         -P N is the same\n"
+"  -n, --max-args=N       give each command up to N tasks' arguments; -N N is\n"
+"                         the same\n"
 "  -o, --output=FORMAT    json (one record per task, default) or raw\n"
 "  -r, --max-reqs=N       retire a worker after N tasks (default 0: never)\n"
 "  -S, --ssh=HOSTS        run on these hosts through ssh: [N/]host,... (N\n"
@@ -105,26 +136,44 @@ usage(FILE *f)
 "  -v, --verbose          a summary line on stderr at exit\n"
 "  -V, --version          print the version and exit\n"
 "  -w, --worker=CMD       persistent workers running CMD under /bin/sh -c\n"
+"  -X                     give each command as many arguments as fit in one\n"
+"                         command line (as xargs)\n"
+"      --csv              read the input as CSV (RFC 4180): a row is a task,\n"
+"                         its fields {1} {2}...\n"
+"      --delay=SECS       at least SECS between two starts\n"
 "      --dry-run          command mode: print each task's command, run nothing\n"
 "      --envelope         replies are {\"result\": V} or {\"error\": V}\n"
 "      --halt=WHEN        never (default), soon,fail=N or now,fail=N (or P%)\n"
+"      --header=:         the first row (or each source's first value) names\n"
+"                         the columns: {name}\n"
 "      --inflight=K       up to K tasks queued in one worker (default 1)\n"
 "      --joblog=FILE      a tab-separated line per finished task\n"
 "      --kill-after=SECS  SIGKILL this long after SIGTERM (default 2)\n"
-"      --max-line=BYTES   longest task or reply line (default 64M; K, M, G)\n"
+"      --line-buffer      -o raw: print each output line as soon as it is read\n"
+"      --link             pair the ::: sources (shorter ones start over)\n"
+"                         instead of combining them\n"
+"      --load=N           start nothing while the 1-minute load average >= N\n"
+"      --max-line=BYTES   longest task or reply line (default 64M)\n"
 "      --max-output=BYTES command mode: stdout and stderr kept per task\n"
-"                         (default 64M; K, M, G)\n"
+"                         (default 64M)\n"
+"      --memfree=SIZE     start nothing while MemAvailable < SIZE; kill the\n"
+"                         youngest task (and queue it again) under SIZE/2\n"
 "      --progress         a live progress line on stderr (a terminal)\n"
+"      --results=DIR      command mode: stdout, stderr and record of each task\n"
+"                         in DIR/SEQ/\n"
 "      --resume           with --joblog: skip tasks it records as finished\n"
 "      --resume-failed    with --joblog: skip tasks it records as succeeded\n"
 "      --retries=N        run a failed task up to N more times (default 0)\n"
 "      --ssh-command=CMD  run CMD instead of ssh (split like a shell would)\n"
 "      --ssh-file=FILE    the hosts of -S, one a line\n"
+"      --tag              -o raw: prefix each output line with the task's\n"
+"                         arguments and a tab\n"
 "      --window=N         at most N tasks read but not printed (default 1024)\n"
 "\n"
 "Command mode: with COMMAND, each task gives its arguments ({} {1} {.} {/}\n"
 "{//} {/.} as in GNU parallel, else appended); without, each task is an\n"
 "object with \"cmd\" or \"pipeline\" (-L, -0: each task is a shell command).\n"
+"Sizes (BYTES, SIZE) take K, M, G, T (powers of 1024) or k, m, g, t (of 1000).\n"
 "Worker protocol: ppool writes each task as one line to a worker's stdin;\n"
 "the worker writes exactly one line per task to its stdout, in order.\n"
 "Exit status: 0 all tasks ok, 1-100 that many failed, 101 more than 100,\n"
@@ -146,43 +195,39 @@ usage_error(const char *fmt, ...)
 	exit(EXIT_FATAL);
 }
 
+/* The text of the size suffixes, for messages. */
+#define SIZE_SUFFIXES	" (K, M, G, T after it for powers of 1024; k, m, g, t " \
+			"for powers of 1000)"
+
 /*
- * Parse a whole number from min to max for option name, with an optional
- * K, M or G suffix (powers of 1024) when suffix is set.
+ * Parse a whole number from min to max for option name; when suffix is
+ * set, a size with an optional K, M, G or T (powers of 1024) or k, m, g
+ * or t (powers of 1000), as GNU parallel reads sizes.
  */
 static unsigned long long
 parse_number(const char *name, const char *arg, unsigned long long min,
     unsigned long long max, int suffix)
 {
+	static const char	 units[] = "kmgt";
 	unsigned long long	 v, mult = 1;
+	const char		*u;
 	char			*end;
+	int			 i;
 
 	errno = 0;
 	if (arg[0] < '0' || arg[0] > '9')
 		usage_error("%s wants a whole number%s, not '%s'", name,
-		    suffix ? " (with K, M or G after it for KiB, MiB or GiB)" :
-		    "", arg);
+		    suffix ? SIZE_SUFFIXES : "", arg);
 	v = strtoull(arg, &end, 10);
-	if (suffix && *end != '\0' && end[1] == '\0') {
-		switch (*end) {
-		case 'k': case 'K':
-			mult = 1ULL << 10;
-			end++;
-			break;
-		case 'm': case 'M':
-			mult = 1ULL << 20;
-			end++;
-			break;
-		case 'g': case 'G':
-			mult = 1ULL << 30;
-			end++;
-			break;
-		}
+	if (suffix && *end != '\0' && end[1] == '\0' &&
+	    (u = strchr(units, *end | 0x20)) != NULL) {
+		for (i = 0; i <= u - units; i++)
+			mult *= (*end >= 'a') ? 1000 : 1024;
+		end++;
 	}
 	if (*end != '\0')
 		usage_error("%s wants a whole number%s, not '%s'", name,
-		    suffix ? " (with K, M or G after it for KiB, MiB or GiB)" :
-		    "", arg);
+		    suffix ? SIZE_SUFFIXES : "", arg);
 	if (errno == ERANGE || v > max / mult || v * mult < min || v * mult > max)
 		usage_error("%s must be from %llu to %llu, not '%s'", name, min,
 		    max, arg);
@@ -212,6 +257,43 @@ parse_seconds(const char *name, const char *arg)
 		usage_error("%s wants at most 1000000000 seconds (31 years), "
 		    "not '%s'", name, arg);
 	return v;
+}
+
+/* Parse --load: a load average above 0, digits with at most one dot. */
+static double
+parse_load(const char *arg)
+{
+	char	*end;
+	double	 v;
+
+	v = strtod(arg, &end);
+	if (arg[strspn(arg, "0123456789.")] != '\0' || end == arg ||
+	    *end != '\0' || !(v > 0) || v > 1e6)
+		usage_error("--load wants a load average above 0, such as 1.5 "
+		    "or 4, not '%s'", arg);
+	return v;
+}
+
+/* Make the --results directory, and its parents, or say why not. */
+static void
+make_results_dir(const char *dir)
+{
+	char	*path = xstrdup(dir), *p;
+
+	for (p = path + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0777) == -1 && errno != EEXIST)
+			err(EXIT_FATAL, "--results: cannot make directory %s",
+			    path);
+		if (dir[p - path] == '\0')
+			break;
+		*p = '/';
+	}
+	free(path);
+	if (access(dir, W_OK | X_OK) == -1)
+		err(EXIT_FATAL, "--results: cannot write in %s", dir);
 }
 
 /* Parse --halt: never, or soon|now,fail=N or soon|now,fail=P%. */
@@ -296,8 +378,9 @@ main(int argc, char **argv)
 {
 	struct config	 cfg;
 	char		 msg[512];
-	const char	*worker_only = NULL;
-	int		 ch, closed, max_output_given = 0;
+	const char	*worker_only = NULL, *command_only = NULL;
+	int		 ch, closed, max_output_given = 0, output_given = 0;
+	int		 src;
 
 	/* err(3) and warn(3) speak as ppool, whatever the binary is called. */
 	program_invocation_short_name = "ppool";
@@ -314,10 +397,12 @@ main(int argc, char **argv)
 	cfg.kill_after = KILL_AFTER;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:0a:hj:Lo:P:r:S:t:uVvw:", longopts,
+	while ((ch = getopt_long(argc, argv, "+:0a:C:hj:Ln:N:o:P:r:S:t:uVvw:X", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '0':
+			if (cfg.input_format == INPUT_CSV)
+				usage_error("-0 and --csv exclude each other");
 			cfg.input_format = INPUT_NUL;
 			break;
 		case 'a':
@@ -325,18 +410,69 @@ main(int argc, char **argv)
 			cfg.input_path = strcmp(optarg, "-") == 0 ? NULL :
 			    optarg;
 			break;
+		case 'C':
+			cfg.colsep = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return printed(closed);
+		case 'n':
+		case 'N':
+			command_only = ch == 'n' ? "-n" : "-N";
+			cfg.max_args = parse_number(ch == 'n' ? "-n" : "-N",
+			    optarg, 1, 100000, 0);
+			break;
+		case 'X':
+			command_only = "-X";
+			cfg.xargs = 1;
+			break;
+		case OPT_CSV:
+			cfg.input_format = INPUT_CSV;
+			break;
+		case OPT_DELAY:
+			cfg.delay = parse_seconds("--delay", optarg);
+			break;
+		case OPT_HEADER:
+			if (strcmp(optarg, ":") != 0)
+				usage_error("--header takes ':' (the first row "
+				    "names the columns), not '%s'", optarg);
+			cfg.header = 1;
+			break;
+		case OPT_LINE_BUFFER:
+			cfg.line_buffer = 1;
+			break;
+		case OPT_LINK:
+			cfg.link = 1;
+			break;
+		case OPT_LOAD:
+			cfg.load = parse_load(optarg);
+			break;
+		case OPT_MEMFREE:
+			cfg.memfree = parse_number("--memfree", optarg, 1,
+			    1ULL << 50, 1);
+			break;
+		case OPT_RESULTS:
+			command_only = "--results";
+			if (optarg[0] == '\0')
+				usage_error("--results wants a directory, not "
+				    "an empty string");
+			cfg.results = optarg;
+			break;
+		case OPT_TAG:
+			cfg.tag = 1;
+			break;
 		case 'j':
 		case 'P':
 			cfg.jobs = parse_number(ch == 'j' ? "-j" : "-P", optarg,
 			    1, JOBS_MAX, 0);
 			break;
 		case 'L':
+			if (cfg.input_format == INPUT_CSV)
+				usage_error("-L and --csv exclude each other");
 			cfg.input_format = INPUT_LINES;
 			break;
 		case 'o':
+			output_given = 1;
 			if (strcmp(optarg, "json") == 0)
 				cfg.output_format = OUTPUT_JSON;
 			else if (strcmp(optarg, "raw") == 0)
@@ -442,6 +578,25 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 
+	/* COMMAND ends where the first input source starts. */
+	src = source_find(argc, argv);
+	if (src < argc) {
+		if (cfg.input_path != NULL)
+			usage_error("-a and ::: both give the tasks: give one");
+		if (cfg.input_format == INPUT_CSV)
+			usage_error("--csv reads stdin or -a FILE, not ::: "
+			    "values");
+		if (src == 0 && cfg.worker_cmd == NULL)
+			usage_error("%s gives the arguments of a COMMAND: put "
+			    "one before it (ppool echo ::: a b), or use -w",
+			    argv[0]);
+		source_init(argc - src, argv + src,
+		    cfg.input_format == INPUT_NUL, cfg.link);
+		cfg.sources = 1;
+		argv[src] = NULL;
+		argc = src;
+	} else if (cfg.link)
+		usage_error("--link pairs ::: sources; there are none");
 	if (argc > 0)
 		cfg.command = argv;
 	if (cfg.resume && cfg.joblog == NULL)
@@ -459,13 +614,58 @@ main(int argc, char **argv)
 			usage_error("--max-output is for command mode (a "
 			    "worker's reply is bounded by --max-line); it "
 			    "cannot be used with -w");
+		if (command_only != NULL)
+			usage_error("%s is for command mode; it cannot be used "
+			    "with -w", command_only);
 	} else if (worker_only != NULL)
 		usage_error("%s is for worker mode: give -w CMD, or leave it "
 		    "out", worker_only);
+	if ((cfg.max_args > 0 || cfg.xargs) && cfg.command == NULL)
+		usage_error("%s groups the arguments of a COMMAND: give one",
+		    cfg.xargs ? "-X" : "-n");
+	if (cfg.xargs && cfg.max_args == 0)
+		cfg.max_args = ULONG_MAX;
+	if (cfg.colsep != NULL && cfg.input_format == INPUT_CSV)
+		usage_error("--colsep and --csv exclude each other (--csv "
+		    "cuts at commas)");
+	/* Columns are cut from plain-text lines: -L unless -0. */
+	if ((cfg.colsep != NULL || cfg.header) &&
+	    cfg.input_format == INPUT_JSON)
+		cfg.input_format = INPUT_LINES;
+	cfg.task_format = cfg.input_format;
+	if (cfg.sources || cfg.colsep != NULL || cfg.header ||
+	    cfg.input_format == INPUT_CSV || cfg.max_args > 0)
+		cfg.task_format = INPUT_JSON;
+	column_init(cfg.colsep);
+	if (cfg.header && cfg.sources) {
+		struct argv	 names;
+
+		argv_init(&names);
+		source_names(&names);
+		column_take_names(&names);
+		argv_free(&names);
+		template_check_names(cfg.command);
+	}
+	if (cfg.tag || cfg.line_buffer) {
+		if (output_given && cfg.output_format != OUTPUT_RAW)
+			usage_error("%s shapes raw output; it cannot be used "
+			    "with -o json", cfg.tag ? "--tag" : "--line-buffer");
+		cfg.output_format = OUTPUT_RAW;
+		/* Lines are printed as they come, so tasks mix. */
+		if (cfg.line_buffer)
+			cfg.unordered = 1;
+	}
+	if (cfg.results != NULL) {
+		if (cfg.output_format == OUTPUT_RAW)
+			usage_error("--results writes each task's output to "
+			    "files; -o raw would print nothing: use -o json");
+		if (!cfg.dry_run)
+			make_results_dir(cfg.results);
+	}
 	if (closed & 2)
 		errx(EXIT_FATAL, "stdout is closed: ppool writes a record per "
 		    "task there; redirect it (>/dev/null to drop them)");
-	if ((closed & 1) && cfg.input_path == NULL)
+	if ((closed & 1) && cfg.input_path == NULL && !cfg.sources)
 		errx(EXIT_FATAL, "stdin is closed: give the tasks on it, or "
 		    "with -a FILE");
 	if (cfg.window < cfg.inflight)

@@ -40,6 +40,8 @@ static struct {
 		char		 text[24];
 		size_t		 len;
 	}			 pids[8];	/* worker pids as text, by pid % 8 */
+	struct buf		 tag;		/* --tag: the task's, scratch */
+	struct buf		 rec;		/* --results: a record, scratch */
 } out;
 
 /* Give stdout back its blocking mode, in ppool only (not a forked child). */
@@ -89,6 +91,8 @@ output_init(const struct config *cfg)
 
 	out.cfg = cfg;
 	buf_init(&out.buf);
+	buf_init(&out.tag);
+	buf_init(&out.rec);
 	if (fstat(STDOUT_FILENO, &sb) == -1)
 		err(EXIT_FATAL, "stdout is not open");
 	if (S_ISSOCK(sb.st_mode))
@@ -202,6 +206,11 @@ output_command(struct buf *b, const struct slot *s)
 		buf_printf(b, "\"%s\"", name);
 	} else
 		buf_add(b, "null", 4);
+	if (out.cfg->results != NULL) {
+		buf_add(b, ",\"results\":", 11);
+		results_add_dir(b, out.cfg->results, s->seq);
+		return;
+	}
 	output_stream(b, "stdout", &s->reply, s->out_trunc);
 	output_stream(b, "stderr", &s->errout, s->err_trunc);
 }
@@ -351,6 +360,53 @@ output_warn_task(const struct slot *s, const char *more)
 	buf_free(&b);
 }
 
+/*
+ * Queue output bytes of a task for -o raw: as they are, or with --tag
+ * each line after the task's arguments and a tab.
+ */
+static void
+output_tagged(const struct slot *s, const char *p, size_t n)
+{
+	const char	*nl;
+	size_t		 k;
+
+	if (!out.cfg->tag) {
+		buf_add(&out.buf, p, n);
+		return;
+	}
+	buf_reset(&out.tag);
+	task_tag(&out.tag, s, out.cfg);
+	while (n > 0) {
+		nl = memchr(p, '\n', n);
+		k = nl != NULL ? (size_t)(nl - p) + 1 : n;
+		buf_add(&out.buf, buf_head(&out.tag), buf_used(&out.tag));
+		buf_addc(&out.buf, '\t');
+		buf_add(&out.buf, p, k);
+		p += k;
+		n -= k;
+	}
+}
+
+/*
+ * --line-buffer: queue the complete lines a running command wrote so far
+ * (all of it when last is set), and drop them from data.
+ */
+void
+output_lines(const struct slot *s, struct buf *data, int last)
+{
+	const char	*p = buf_head(data), *nl;
+	size_t		 n = buf_used(data);
+
+	if (!last) {
+		nl = memrchr(p, '\n', n);
+		n = nl != NULL ? (size_t)(nl - p) + 1 : 0;
+	}
+	if (n == 0)
+		return;
+	output_tagged(s, p, n);
+	buf_consume(data, n);
+}
+
 /* Queue the record (or the payload) of a finished task. */
 void
 output_record(struct slot *s)
@@ -359,6 +415,14 @@ output_record(struct slot *s)
 
 	if (s->skip)
 		return;
+	if (out.cfg->results != NULL && !out.cfg->dry_run) {
+		buf_reset(&out.rec);
+		output_json(&out.rec, s);
+		results_record(out.cfg->results, s->seq, buf_head(&out.rec),
+		    buf_used(&out.rec));
+		buf_add(&out.buf, buf_head(&out.rec), buf_used(&out.rec));
+		return;
+	}
 	if (out.cfg->output_format == OUTPUT_JSON || out.cfg->dry_run) {
 		output_json(&out.buf, s);
 		return;
@@ -381,7 +445,7 @@ output_record(struct slot *s)
 		if (!s->ok)
 			output_warn_task(s, cut);
 		else {
-			buf_add(&out.buf, buf_head(&s->reply),
+			output_tagged(s, buf_head(&s->reply),
 			    buf_used(&s->reply));
 			if (*cut != '\0')
 				fprintf(stderr, "ppool: task %llu: %s\n",
@@ -392,6 +456,12 @@ output_record(struct slot *s)
 	if (!s->ok) {
 		output_warn_task(s, NULL);
 		return;
+	}
+	if (out.cfg->tag) {
+		buf_reset(&out.tag);
+		task_tag(&out.tag, s, out.cfg);
+		buf_add(&out.buf, buf_head(&out.tag), buf_used(&out.tag));
+		buf_addc(&out.buf, '\t');
 	}
 	buf_add(&out.buf, s->reply.data + s->res_off, s->res_len);
 	buf_addc(&out.buf, '\n');

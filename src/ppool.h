@@ -61,7 +61,8 @@ enum {
 enum input_format {
 	INPUT_JSON,		/* one JSON value a line */
 	INPUT_LINES,		/* -L: one plain-text task a line */
-	INPUT_NUL		/* -0: plain-text tasks ended by NUL */
+	INPUT_NUL,		/* -0: plain-text tasks ended by NUL */
+	INPUT_CSV		/* --csv: a CSV row a task (input only) */
 };
 
 enum output_format {
@@ -81,7 +82,21 @@ struct config {
 	const char		*worker_cmd;	/* -w, or NULL */
 	char			**command;	/* COMMAND words, or NULL */
 	const char		*input_path;	/* -a, or NULL for stdin */
-	enum input_format	 input_format;
+	enum input_format	 input_format;	/* how the input is cut */
+	enum input_format	 task_format;	/* what a task is: JSON when
+						   made of columns or sources */
+	int			 sources;	/* ::: sources give the tasks */
+	int			 link;		/* --link */
+	const char		*colsep;	/* --colsep, or NULL */
+	int			 header;	/* --header : */
+	unsigned long		 max_args;	/* -n, or -X's count: 0 = one */
+	int			 xargs;		/* -X: as many as fit */
+	const char		*results;	/* --results, or NULL */
+	int			 tag;		/* --tag */
+	int			 line_buffer;	/* --line-buffer */
+	double			 delay;		/* --delay, 0: none */
+	double			 load;		/* --load, 0: none */
+	uint64_t		 memfree;	/* --memfree, 0: none */
 	enum output_format	 output_format;
 	int			 envelope;	/* --envelope */
 	int			 unordered;	/* -u */
@@ -262,7 +277,7 @@ struct slot {
 	char		 task_home[SLOT_HOME];
 	char		 reply_home[SLOT_HOME];
 };
-void	 task_parse(struct slot *, const struct config *);
+void	 task_parse(struct slot *, const struct config *, enum input_format);
 void	 task_fail(struct slot *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 task_reply(struct slot *, const struct config *, const char *,
@@ -271,6 +286,7 @@ void	 task_init(struct slot *);
 void	 task_clear(struct slot *);
 void	 task_retry(struct slot *);
 void	 task_timed_out(struct slot *, double);
+void	 task_tag(struct buf *, const struct slot *, const struct config *);
 
 /* queue.c */
 /* Tasks a worker or command reports back to its caller. */
@@ -335,6 +351,7 @@ void	 output_restore(void);
 int	 output_full(void);
 int	 output_pending(void);
 void	 output_record(struct slot *);
+void	 output_lines(const struct slot *, struct buf *, int);
 uint64_t output_mark(void);
 uint64_t output_written(void);
 enum output_status output_drain(double, unsigned);
@@ -463,6 +480,7 @@ struct command {
 	char		 why[128];	/* why ppool stopped it, or "" */
 	struct hostlink	 link;		/* where it runs */
 	char		 lost[384];	/* how its host failed, or "" */
+	int		 res_fd[2];	/* --results: stdout, stderr files */
 };
 enum command_start {
 	COMMAND_STARTED,	/* running */
@@ -501,9 +519,39 @@ void	 spawn_signame(int, char *, size_t);
 void	 spawn_init(int);
 int	 spawn_alive(pid_t);
 
+/* column.c */
+void	 column_init(const char *);
+void	 column_free(void);
+void	 column_split(struct buf *, const char *, size_t, int *);
+int	 column_csv_next(struct buf *, int, struct buf *, char *, size_t);
+void	 column_set_names(const char *, size_t);
+void	 column_take_names(struct argv *);
+int	 column_named(void);
+size_t	 column_count(void);
+size_t	 column_index(const char *, size_t);
+void	 column_list(struct buf *);
+
+/* results.c */
+void	 results_add_dir(struct buf *, const char *, uint64_t);
+int	 results_open(const char *, uint64_t, int [2], char *, size_t);
+int	 results_write(int, const char *, size_t);
+void	 results_record(const char *, uint64_t, const char *, size_t);
+
+/* source.c */
+int	 source_find(int, char **);
+void	 source_init(int, char **, int, int);
+int	 source_any(void);
+void	 source_names(struct argv *);
+int	 source_next(struct buf *);
+int	 source_done(void);
+void	 source_free(void);
+
 /* template.c */
-int	 template_has_repl(char **);
-void	 template_expand(char **, char **, size_t, struct argv *);
+int	 template_has_repl(char **, int);
+size_t	 template_uses(char **);
+void	 template_check_names(char **);
+int	 template_expand(char **, char **, size_t, const char *, size_t, int,
+	    struct argv *, char *, size_t);
 
 /* worker.c */
 enum worker_state {
@@ -614,6 +662,7 @@ void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
 void	*xcalloc_nofork(size_t, size_t);
 void	 xfree_nofork(void *, size_t, size_t);
 

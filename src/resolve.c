@@ -24,17 +24,6 @@ resolve_error(char *err, size_t size, const char *fmt, ...)
 	return -1;
 }
 
-/* Copy n bytes into a new string. */
-static char *
-resolve_strndup(const char *s, size_t n)
-{
-	char	*p = xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
 /*
  * Decode a string value from its raw text; a NUL byte, which no argv,
  * environment or path can hold, is refused with a message naming what.
@@ -69,7 +58,7 @@ resolve_word(const char *raw, size_t len, char *err, size_t size)
 	case '-': case '0': case '1': case '2': case '3': case '4':
 	case '5': case '6': case '7': case '8': case '9':
 	case 't': case 'f':
-		return resolve_strndup(raw, len);
+		return xstrndup(raw, len);
 	}
 	resolve_error(err, size, "arguments must be strings, numbers or "
 	    "booleans, not %.*s", (int)(len > 40 ? 40 : len), raw);
@@ -407,18 +396,20 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 
 	resolve_init(job);
 	argv_init(&args);
-	if (cfg->input_format != INPUT_JSON) {
+	if (cfg->task_format != INPUT_JSON) {
 		/* A plain-text task is one argument, or a shell command. */
 		if (cfg->command == NULL) {
 			job->kind = JOB_SHELL;
 			argv_add(resolve_stage(job), xstrdup("/bin/sh"));
 			argv_add(&job->stages[0], xstrdup("-c"));
-			argv_add(&job->stages[0], resolve_strndup(text, len));
+			argv_add(&job->stages[0], xstrndup(text, len));
 		} else {
-			argv_add(&args, resolve_strndup(text, len));
+			argv_add(&args, xstrndup(text, len));
 			job->kind = JOB_ARGV;
-			template_expand(cfg->command, args.v, args.n,
-			    resolve_stage(job));
+			if (template_expand(cfg->command, args.v, args.n, NULL,
+			    0, cfg->xargs, resolve_stage(job), err,
+			    size) == -1)
+				goto out;
 		}
 		rc = resolve_check_names(job, err, size);
 		goto out;
@@ -456,8 +447,10 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 		if (resolve_args(&f, text + off, n, &args, err, size) == -1)
 			goto out;
 		job->kind = JOB_ARGV;
-		template_expand(cfg->command, args.v, args.n,
-		    resolve_stage(job));
+		if (template_expand(cfg->command, args.v, args.n,
+		    text[off] == '{' ? text + off : NULL, n, cfg->xargs,
+		    resolve_stage(job), err, size) == -1)
+			goto out;
 	}
 	if (resolve_options(&f, job, err, size) == -1)
 		goto out;

@@ -86,22 +86,22 @@ task_fail(struct slot *s, const char *fmt, ...)
 }
 
 /*
- * Check the task in s->task as the input format wants it.  A task that
- * cannot run is marked done with its error; otherwise it is pending.
+ * Check the task in s->task as format wants it.  A task that cannot run is
+ * marked done with its error; otherwise it is pending.
  */
 void
-task_parse(struct slot *s, const struct config *cfg)
+task_parse(struct slot *s, const struct config *cfg, enum input_format format)
 {
 	static const char *const task_id[] = { "id", NULL };
 	const char	*text = s->task.data + s->task.off;
 	size_t		 len = buf_used(&s->task), erroff, dup;
 
 	s->state = SLOT_PENDING;
-	if (cfg->input_format != INPUT_NUL && memchr(text, '\0', len) != NULL) {
+	if (format != INPUT_NUL && memchr(text, '\0', len) != NULL) {
 		task_fail(s, "task holds a NUL byte");
 		return;
 	}
-	switch (cfg->input_format) {
+	switch (format) {
 	case INPUT_JSON:
 		switch (json_check(text, len, &erroff)) {
 		case -1:
@@ -126,6 +126,7 @@ task_parse(struct slot *s, const struct config *cfg)
 			    "line per task)");
 		break;
 	case INPUT_LINES:
+	case INPUT_CSV:
 		break;
 	}
 }
@@ -219,6 +220,69 @@ task_reply(struct slot *s, const struct config *cfg, const char *line,
 	    "{\"error\": V})");
 	s->has_result = 1;
 	task_result(s, 0, len);
+}
+
+/* Append one JSON scalar as --tag shows it: a string decoded, else its text. */
+static void
+task_tag_word(struct buf *b, const char *text, size_t len)
+{
+	if (len > 0 && text[0] == '"')
+		json_decode_string(text, len, b);
+	else
+		buf_add(b, text, len);
+}
+
+/* Append the words of a JSON array, joined by spaces. */
+static void
+task_tag_words(struct buf *b, const char *text, size_t len)
+{
+	size_t	 pos = 0, off, n;
+	int	 first = 1;
+
+	while (json_array_next(text, len, &pos, &off, &n)) {
+		if (!first)
+			buf_addc(b, ' ');
+		first = 0;
+		task_tag_word(b, text + off, n);
+	}
+}
+
+/*
+ * Append what --tag puts before a task's output lines: its arguments
+ * joined by spaces, as GNU parallel does; a plain-text task is its text;
+ * an object gives its "args", or its "cmd", or else its own text.
+ */
+void
+task_tag(struct buf *b, const struct slot *s, const struct config *cfg)
+{
+	static const char *const names[] = { "args", "cmd", NULL };
+	const char	*text = buf_head(&s->task);
+	size_t		 len = buf_used(&s->task), a, n, off[2], vl[2], dup;
+
+	if (cfg->task_format != INPUT_JSON) {
+		buf_add(b, text, len);
+		return;
+	}
+	json_trim(text, len, &a, &n);
+	text += a;
+	if (n > 0 && text[0] == '{' &&
+	    json_members(text, n, names, off, vl, NULL, &dup) == 0) {
+		if (vl[0] > 0 && text[off[0]] == '[') {
+			task_tag_words(b, text + off[0], vl[0]);
+			return;
+		}
+		if (vl[1] > 0) {
+			if (text[off[1]] == '[')
+				task_tag_words(b, text + off[1], vl[1]);
+			else
+				task_tag_word(b, text + off[1], vl[1]);
+			return;
+		}
+	}
+	if (n > 0 && text[0] == '[')
+		task_tag_words(b, text, n);
+	else
+		task_tag_word(b, text, n);
 }
 
 /* Mark a task failed for running past its timeout of secs seconds. */

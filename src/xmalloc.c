@@ -58,6 +58,17 @@ xstrdup(const char *s)
 	return p;
 }
 
+/* Copy n bytes into a new NUL-terminated string, or exit. */
+char *
+xstrndup(const char *s, size_t n)
+{
+	char	*p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
 /*
  * Allocate a zeroed array that child processes never get a copy of, or exit.
  * fork() then neither copies its page tables nor makes its pages

@@ -127,7 +127,7 @@ assert_bad_value() {
 	run --separate-stderr ppool --max-line 0 -w cat </dev/null
 	assert_bad_value --max-line 0
 	run --separate-stderr ppool --max-line 1Q -w cat </dev/null
-	assert_usage_error "ppool: --max-line wants a whole number (with K, M or G after it for KiB, MiB or GiB), not '1Q'"
+	assert_usage_error "ppool: --max-line wants a whole number (K, M, G, T after it for powers of 1024; k, m, g, t for powers of 1000), not '1Q'"
 	run --separate-stderr ppool --max-line x -w cat </dev/null
 	assert_bad_value --max-line x
 }
@@ -228,7 +228,7 @@ assert_bad_value() {
 @test "a size option's message names its K, M and G suffixes" {
 	run --separate-stderr ppool --max-output=2X -- true </dev/null
 	assert_usage_error
-	assert_equal "${stderr_lines[0]}" "ppool: --max-output wants a whole number (with K, M or G after it for KiB, MiB or GiB), not '2X'"
+	assert_equal "${stderr_lines[0]}" "ppool: --max-output wants a whole number (K, M, G, T after it for powers of 1024; k, m, g, t for powers of 1000), not '2X'"
 }
 
 @test "-a - reads the tasks from stdin, as with xargs" {

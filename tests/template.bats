@@ -220,13 +220,15 @@ print("ok", len(recs))'
 @test "a COMMAND that expands to no word, or to an empty name: error records, the others run" {
 	# {} alone with a task of no arguments leaves no program to run; {2}
 	# first with one argument leaves an empty name.  Neither may crash.
+	# An object without "args" is its own {} (the contract's "Columns and
+	# fields"): task 3 runs a program named {"id":7}, which is not found.
 	printf '%s\n' '["echo","a"]' '[]' '{"id":7}' '["echo","b"]' >in
 	run --separate-stderr ppool -j 4 -- {} <in
 	assert_failure 2
 	assert_records_valid
 	assert_seqs_in_order 4
 	assert_equal "$(jqo -c '[.seq, .ok, .attempts, has("exit")]' | tr '\n' ' ')" \
-		'[1,true,1,true] [2,false,0,false] [3,false,0,false] [4,true,1,true] '
+		'[1,true,1,true] [2,false,0,false] [3,false,1,true] [4,true,1,true] '
 	assert_equal "$(record 2 | jq -r .error)" \
 		"the command is empty: COMMAND's replacement strings gave no word for this task"
 	assert_equal "$(record 4 | jq -r .stdout)" "b"
