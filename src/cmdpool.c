@@ -52,6 +52,30 @@ cmdpool_free(void)
  * Out of descriptors, a task waits for a running command to end (with none
  * running, it fails instead: nothing would free one).
  */
+/*
+ * --memfree: memory is under half the limit, so the youngest command
+ * makes room; it runs again later.  One at a time: the next is chosen
+ * only once that one is gone and memory was looked at again.
+ */
+static void
+cmdpool_squeeze(double now)
+{
+	struct command	*young = NULL;
+	size_t		 i;
+
+	for (i = 0; i < C.n; i++) {
+		if (C.cmds[i]->again)
+			return;
+		if (young == NULL || C.cmds[i]->slot->start > young->slot->start)
+			young = C.cmds[i];
+	}
+	if (young == NULL)
+		return;
+	young->again = 1;
+	command_kill(young, now, "stopped to free memory: MemAvailable under "
+	    "half of --memfree");
+}
+
 void
 cmdpool_dispatch(double now)
 {
@@ -59,8 +83,11 @@ cmdpool_dispatch(double now)
 	struct host	*h;
 	struct slot	*s;
 
+	if (C.n > 0 && gate_squeezed(now))
+		cmdpool_squeeze(now);
 	while ((s = queue_head()) != NULL && C.n < C.jobs &&
-	    C.n < host_slots() && (h = host_pick()) != NULL) {
+	    C.n < host_slots() && gate_open(now) &&
+	    (h = host_pick()) != NULL) {
 		switch (command_start(s, C.cfg, now, h, C.n > 0, &c)) {
 		case COMMAND_LATER:
 			return;
@@ -71,6 +98,7 @@ cmdpool_dispatch(double now)
 		case COMMAND_STARTED:
 			queue_pop();
 			host_take(h);
+			gate_started(now);
 			C.cmds[C.n++] = c;
 			break;
 		}
@@ -146,6 +174,11 @@ cmdpool_exited(size_t i, size_t stage, double now)
 		if (host_retire(h, c->lost) == 0)
 			queue_stop(QUEUE_FATAL);
 		queue_lost(c->slot, c->lost, now);
+		break;
+	case COMMAND_AGAIN:
+		C.cmds[i] = C.cmds[--C.n];
+		host_give(h);
+		queue_again(c->slot);
 		break;
 	}
 	command_free(c);

@@ -612,6 +612,10 @@ command_exited(struct command *c, const struct config *cfg, size_t i,
 		term_gone(&c->term);
 		return COMMAND_HOST_LOST;
 	}
+	if (c->again) {
+		term_gone(&c->term);
+		return COMMAND_AGAIN;
+	}
 	s->has_result = 1;
 	sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	s->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

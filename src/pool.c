@@ -241,7 +241,7 @@ pool_dispatch(double now)
 	struct host	*h;
 	struct slot	*s;
 
-	while ((s = queue_head()) != NULL) {
+	while ((s = queue_head()) != NULL && gate_open(now)) {
 		/* A retry goes to another worker, or a fresh one. */
 		best = pool_least_busy(s, &same);
 		if ((best == NULL || best->w->qlen > 0) && P.n < pool_jobs() &&
@@ -269,6 +269,7 @@ pool_dispatch(double now)
 		}
 		queue_pop();
 		worker_send(best->w, s, now);
+		gate_started(now);
 		if (P.cfg->max_reqs != 0 && best->w->sent >= P.cfg->max_reqs)
 			worker_close(best->w, now);
 		pool_file(best);

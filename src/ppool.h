@@ -306,6 +306,7 @@ void	 queue_list_free(struct tasklist *);
 void	 queue_done(struct slot *);
 void	 queue_unread(struct slot *);
 void	 queue_lost(struct slot *, const char *, double);
+void	 queue_again(struct slot *);
 void	 queue_stop(enum queue_stop);
 size_t	 queue_fill(void);
 int	 queue_wants_input(void);
@@ -320,6 +321,13 @@ int	 queue_stopping(void);
 int	 queue_fatal(void);
 int	 queue_take_kill(void);
 void	 queue_counts(unsigned long *, unsigned long *, unsigned long *);
+
+/* gate.c */
+void	 gate_init(const struct config *);
+int	 gate_open(double);
+void	 gate_started(double);
+int	 gate_squeezed(double);
+double	 gate_due(double, int, int);
 
 /* input.c */
 void	 input_open(const struct config *);
@@ -481,6 +489,7 @@ struct command {
 	struct hostlink	 link;		/* where it runs */
 	char		 lost[384];	/* how its host failed, or "" */
 	int		 res_fd[2];	/* --results: stdout, stderr files */
+	int		 again;		/* --memfree stopped it: run it again */
 };
 enum command_start {
 	COMMAND_STARTED,	/* running */
@@ -490,7 +499,8 @@ enum command_start {
 enum command_end {
 	COMMAND_RUNNING,	/* a process of it is left */
 	COMMAND_FINISHED,	/* its task is done */
-	COMMAND_HOST_LOST	/* its host failed: the task runs elsewhere */
+	COMMAND_HOST_LOST,	/* its host failed: the task runs elsewhere */
+	COMMAND_AGAIN		/* --memfree stopped it: it runs again */
 };
 enum command_start command_start(struct slot *, const struct config *,
 	    double, struct host *, int, struct command **);

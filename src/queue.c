@@ -215,6 +215,25 @@ queue_lost(struct slot *s, const char *why, double now)
 }
 
 /*
+ * Put a task that ppool stopped to make room (--memfree) back at the front
+ * of the queue, as if it had not started: the attempt is not counted.
+ */
+void
+queue_again(struct slot *s)
+{
+	if (Q.stopping) {
+		task_fail(s, "stopped to free memory (--memfree), and the run "
+		    "is stopping");
+		s->no_retry = 1;
+		queue_done(s);
+		return;
+	}
+	s->attempts--;
+	task_retry(s);
+	queue_requeue(s);
+}
+
+/*
  * Take tasks from the buffered input while the window has room; note
  * whether more input must be read.  Return how many were taken.
  */

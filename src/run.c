@@ -245,6 +245,9 @@ run_timers(void)
 	t = progress_due();
 	if (t > 0 && (next == 0 || t < next))
 		next = t;
+	t = gate_due(R.now, queue_head() != NULL, run_running() > 0);
+	if (t > 0 && (next == 0 || t < next))
+		next = t;
 	/* After a second signal, once the children are gone: a drain. */
 	if (R.hurry && run_children() == 0)
 		output_hurry(R.now);
@@ -377,6 +380,7 @@ run_pool(const struct config *cfg)
 	progress_init(cfg, run_now(), cfg->progress ? input_count() : 0);
 	order_init(cfg->window, cfg->unordered);
 	queue_init(cfg);
+	gate_init(cfg);
 	if (R.workers)
 		pool_init(cfg, jobs);
 	else
