@@ -57,7 +57,7 @@ column_add(struct buf *task, const char *text, size_t len, int *first)
 	if (!*first)
 		buf_addc(task, ',');
 	*first = 0;
-	json_add_text(task, text, len);
+	json_add_bytes(task, text, len);
 }
 
 /*

@@ -484,7 +484,11 @@ json_decode_string(const char *tok, size_t len, struct buf *b)
 			}
 			if (cp == 0)
 				nul = 1;
-			json_add_utf8(b, cp);
+			/* A lone \udc80..\udcff is the byte 80..ff (json_add_bytes). */
+			if (cp >= 0xdc80 && cp <= 0xdcff)
+				buf_addc(b, (char)(cp & 0xff));
+			else
+				json_add_utf8(b, cp);
 			break;
 		default:
 			buf_addc(b, tok[i]);
@@ -634,4 +638,39 @@ json_add_text(struct buf *b, const char *text, size_t len)
 	}
 	json_add_string(b, clean.data, clean.len);
 	buf_free(&clean);
+}
+
+/*
+ * Append bytes as a JSON string that decodes to them exactly: a byte that
+ * is not part of valid UTF-8 is written as a lone surrogate escape,
+ * \udc80 to \udcff, which json_decode_string turns back into the byte
+ * (Python's "surrogateescape").  File names need not be UTF-8.
+ */
+void
+json_add_bytes(struct buf *b, const char *text, size_t len)
+{
+	struct buf		 run;
+	const unsigned char	*p = (const unsigned char *)text;
+	const unsigned char	*end = p + len, *start;
+	size_t			 n;
+
+	if (json_utf8_valid(text, len)) {
+		json_add_string(b, text, len);
+		return;
+	}
+	buf_init(&run);
+	buf_addc(b, '"');
+	while (p < end) {
+		for (start = p; p < end && (n = utf8_seq(p, end)) != 0; p += n)
+			;
+		if (p > start) {
+			buf_reset(&run);
+			json_add_string(&run, (const char *)start, p - start);
+			buf_add(b, run.data + 1, run.len - 2);
+		}
+		if (p < end)
+			buf_printf(b, "\\udc%02x", *p++);
+	}
+	buf_addc(b, '"');
+	buf_free(&run);
 }

@@ -220,6 +220,7 @@ int	 json_utf8_valid(const char *, size_t);
 void	 json_add_string(struct buf *, const char *, size_t);
 void	 json_add_base64(struct buf *, const char *, size_t);
 void	 json_add_text(struct buf *, const char *, size_t);
+void	 json_add_bytes(struct buf *, const char *, size_t);
 
 /* task.c */
 enum slot_state {

@@ -369,7 +369,8 @@ template_takes_all(const char *word, int members)
  * spaces, or with -X the word is repeated for each argument (GNU
  * parallel's context replace).  With no replacement string at all, the
  * arguments are appended, as xargs does.  No word is ever split or
- * re-quoted.  Return -1 with a message when the task lacks a {name}.
+ * re-quoted.  Appended arguments are moved from args to av (args[i]
+ * becomes NULL).  Return -1 with a message when the task lacks a {name}.
  */
 int
 template_expand(char **words, char **args, size_t nargs, const char *obj,
@@ -409,8 +410,11 @@ template_expand(char **words, char **args, size_t nargs, const char *obj,
 			template_push(av, b.data, b.len);
 	}
 	if (!any && rc == 0) {
-		for (i = 0; i < nargs; i++)
-			template_push(av, args[i], strlen(args[i]));
+		/* The last use of the arguments: av takes them over. */
+		for (i = 0; i < nargs; i++) {
+			argv_add(av, args[i]);
+			args[i] = NULL;
+		}
 	}
 	buf_free(&b);
 	return rc;
