@@ -9,13 +9,21 @@
 
 #include "ppool.h"
 
+/* Where a CSV row's scan stands. */
+enum csv_state {
+	CSV_FIELD,		/* at the start of a field */
+	CSV_PLAIN,		/* in a field without quotes */
+	CSV_QUOTED,		/* in quotes */
+	CSV_QUOTE		/* a quote in quotes: closing, or doubled */
+};
+
 static struct {
 	regex_t		 re;
 	int		 has_re;	/* --colsep */
 	struct argv	 names;		/* --header: the columns' names */
 	int		 named;		/* names were read */
 	size_t		 csv_scan;	/* bytes of the row searched so far */
-	int		 csv_quoted;	/* ... and inside quotes there */
+	enum csv_state	 csv_state;	/* ... and where that left the row */
 	uint64_t	 csv_line;	/* the line a row starts on, from 1 */
 	uint64_t	 csv_lines;	/* lines ended so far */
 } C;
@@ -61,6 +69,22 @@ column_add(struct buf *task, const char *text, size_t len, int *first)
 }
 
 /*
+ * Append a --colsep column without the spaces and tabs around it, as GNU
+ * parallel trims them by default.
+ */
+static void
+column_trimmed(struct buf *task, const char *text, size_t len, int *first)
+{
+	while (len > 0 && (*text == ' ' || *text == '\t')) {
+		text++;
+		len--;
+	}
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+		len--;
+	column_add(task, text, len, first);
+}
+
+/*
  * Append the columns of text to a JSON array being built in task: cut at
  * each match of --colsep, or the whole text as one column without it.  A
  * match of no bytes cuts nothing, as it would cut between every byte.
@@ -79,10 +103,10 @@ column_split(struct buf *task, const char *text, size_t len, int *first)
 	copy = xstrndup(text, len);
 	while (pos <= len && regexec(&C.re, copy + pos, 1, &m,
 	    pos > 0 ? REG_NOTBOL : 0) == 0 && m.rm_eo > m.rm_so) {
-		column_add(task, copy + pos, m.rm_so, first);
+		column_trimmed(task, copy + pos, m.rm_so, first);
 		pos += m.rm_eo;
 	}
-	column_add(task, copy + pos, len - pos, first);
+	column_trimmed(task, copy + pos, len - pos, first);
 	free(copy);
 }
 
@@ -129,6 +153,40 @@ column_csv_fields(struct buf *task, const char *row, size_t len)
 }
 
 /*
+ * Move the row's scan over byte c; return 1 when c ends the row (a line
+ * end outside quotes).  A quote opens quotes only at a field's start.
+ */
+static int
+column_csv_step(char c)
+{
+	switch (C.csv_state) {
+	case CSV_QUOTED:
+		if (c == '"')
+			C.csv_state = CSV_QUOTE;
+		return 0;
+	case CSV_QUOTE:
+		if (c == '"') {
+			C.csv_state = CSV_QUOTED;
+			return 0;
+		}
+		C.csv_state = CSV_PLAIN;
+		break;
+	case CSV_FIELD:
+		if (c == '"') {
+			C.csv_state = CSV_QUOTED;
+			return 0;
+		}
+		C.csv_state = CSV_PLAIN;
+		break;
+	case CSV_PLAIN:
+		break;
+	}
+	if (c == ',')
+		C.csv_state = CSV_FIELD;
+	return c == '\n';
+}
+
+/*
  * Cut the next CSV row out of in (eof: no more bytes will come) into task
  * as a JSON array.  Return 1 with a row, 0 when more input is needed or
  * there is none, -1 when the input ends inside quotes (err says where; the
@@ -147,31 +205,28 @@ column_csv_next(struct buf *in, int eof, struct buf *task, char *err,
 		if (C.csv_scan == 0)
 			C.csv_line = C.csv_lines + 1;
 		for (i = C.csv_scan; i < len; i++) {
-			if (p[i] == '"')
-				C.csv_quoted = !C.csv_quoted;
-			else if (p[i] == '\n') {
+			if (p[i] == '\n')
 				C.csv_lines++;
-				if (!C.csv_quoted)
-					break;
-			}
+			if (column_csv_step(p[i]))
+				break;
 		}
 		if (i == len && !eof) {
 			C.csv_scan = len;
 			return 0;
 		}
-		if (i == len && C.csv_quoted) {
+		if (i == len && C.csv_state == CSV_QUOTED) {
 			snprintf(err, size, "unterminated quoted field in the "
 			    "CSV row that starts on line %llu",
 			    (unsigned long long)C.csv_line);
 			buf_consume(in, len);
 			C.csv_scan = 0;
-			C.csv_quoted = 0;
+			C.csv_state = CSV_FIELD;
 			return -1;
 		}
 		if (i == len && len == 0)
 			return 0;
 		C.csv_scan = 0;
-		C.csv_quoted = 0;
+		C.csv_state = CSV_FIELD;
 		/* The line end is \n or \r\n. */
 		len = i;
 		if (len > 0 && p[len - 1] == '\r')

@@ -590,7 +590,7 @@ main(int argc, char **argv)
 			usage_error("%s gives the arguments of a COMMAND: put "
 			    "one before it (ppool echo ::: a b), or use -w",
 			    argv[0]);
-		source_init(argc - src, argv + src,
+		source_init(argc - src, argv + src, optind + src,
 		    cfg.input_format == INPUT_NUL, cfg.link);
 		cfg.sources = 1;
 		argv[src] = NULL;

@@ -550,7 +550,7 @@ void	 results_record(const char *, uint64_t, const char *, size_t);
 
 /* source.c */
 int	 source_find(int, char **);
-void	 source_init(int, char **, int, int);
+void	 source_init(int, char **, int, int, int);
 int	 source_any(void);
 void	 source_names(struct argv *);
 int	 source_next(struct buf *);

@@ -95,14 +95,23 @@ source_read(struct source *src, const char *path, int sep)
 	buf_free(&b);
 }
 
+/* Stop the run: the source word at argv[i] has no values. */
+static void __attribute__((noreturn))
+source_empty(char **argv, int i, int base)
+{
+	errx(EXIT_FATAL, "%s at argument %d has no values: give them after "
+	    "it, or leave it out", argv[i], base + i);
+}
+
 /*
  * Take the sources from argv, which starts with a source word: values of
  * ::: and :::+ are the words up to the next source word; :::: and ::::+
  * name files.  A source with no values is a usage error: nothing would
- * run, and a run that does nothing quietly hides a typo.
+ * run, and a run that does nothing quietly hides a typo.  base is the
+ * place of argv[0] among ppool's arguments, for messages.
  */
 void
-source_init(int argc, char **argv, int nul, int link)
+source_init(int argc, char **argv, int base, int nul, int link)
 {
 	struct source	*src = NULL;
 	int		 i, file = 0, linked;
@@ -111,9 +120,7 @@ source_init(int argc, char **argv, int nul, int link)
 	for (i = 0; i < argc; i++) {
 		if (source_word(argv[i], &file, &linked)) {
 			if (src != NULL && src->values.n == 0)
-				errx(EXIT_FATAL, "%s has no values: give them "
-				    "after it, or leave it out", argv[i - 1 -
-				    (int)0]);
+				source_empty(argv, i - 1, base);
 			S.v = xreallocarray(S.v, S.n + 1, sizeof *S.v);
 			src = &S.v[S.n++];
 			memset(src, 0, sizeof *src);
@@ -134,8 +141,7 @@ source_init(int argc, char **argv, int nul, int link)
 		argv_add(&src->values, xstrdup(argv[i]));
 	}
 	if (src != NULL && src->values.n == 0)
-		errx(EXIT_FATAL, "%s has no values: give them after it, or "
-		    "leave it out", argv[argc - 1]);
+		source_empty(argv, argc - 1, base);
 }
 
 /* Return 1 when the tasks come from ::: sources. */
