@@ -6,7 +6,8 @@
 
 # Set words, cword and wmap from COMP_WORDS and COMP_LINE: the words, with
 # the pieces that COMP_WORDBREAKS split at ':' joined again, as in -S a,:,b
-# ("a," ":" ",b"); wmap[i] is the index in COMP_WORDS where words[i] starts.
+# ("a," ":" ",b") and :::+ (":::" "+"); wmap[i] is the index in COMP_WORDS
+# where words[i] starts.
 _ppool_words()
 {
 	local line=${COMP_LINE:0:COMP_POINT} i j=-1 w rest pos=0 gap last=
@@ -18,7 +19,7 @@ _ppool_words()
 		rest=${line:pos}
 		gap=${rest%%[![:space:]]*}
 		if ((j >= 0)) && [[ -z $gap && ${words[j]} != = ]] &&
-			[[ $w == : || $last == : ]]; then
+			[[ $w == :* || $last == *: ]]; then
 			words[j]+=$w
 		else
 			((j += 1))
@@ -31,27 +32,47 @@ _ppool_words()
 	done
 }
 
-# Print the index in words[] where COMMAND (command mode) starts: after `--',
-# or the first word that is neither an option nor an option's argument.
-# Print nothing when there is none before the word being completed, or when
-# -w makes it worker mode.
-_ppool_command_start()
+# Set cmd to the index in words[] where COMMAND (command mode) starts: after
+# `--', or the first word that is neither an option nor an option's
+# argument; and src to the index of the first input source (:::, ::::,
+# :::+, ::::+), after COMMAND or, with -w, after the options.  Only the words
+# before the one being completed count; each stays empty when there is none.
+_ppool_scan()
 {
-	local i=1 w
+	local i=1 w worker=
+	cmd=
+	src=
 	while ((i < cword)); do
 		w=${words[i]}
 		case $w in
 		--)
-			echo $((i + 1))
+			[[ -z $worker ]] && cmd=$((i + 1))
+			break
+			;;
+		::: | :::: | :::+ | ::::+)
+			src=$i
 			return
 			;;
-		-w | --worker | --worker=* | -[0Luv]*w*)
-			return
+		-w | --worker | -[0LuvX]*w)
+			worker=1
+			# The argument is the next word, or "=" and the word after it.
+			if [[ ${words[i + 1]} == = ]]; then
+				((i += 3))
+			else
+				((i += 2))
+			fi
+			continue
 			;;
-		-a | --input | -j | --jobs | -P | -o | --output | -r | --max-reqs | --joblog | \
-		-t | --timeout | --halt | --inflight | --kill-after | --max-line | \
-		--max-output | --retries | -S | --ssh | --ssh-command | --ssh-file | \
-		--window | -[0Luv]*[ajPortS])
+		--worker=* | -[0LuvX]*w?*)
+			worker=1
+			((i += 1))
+			continue
+			;;
+		-a | --input | -C | --colsep | -j | --jobs | -P | -n | -N | --max-args | \
+		-o | --output | -r | --max-reqs | -t | --timeout | --delay | --halt | \
+		--header | --inflight | --joblog | --kill-after | --load | --max-line | \
+		--max-output | --memfree | --results | --retries | -S | --ssh | \
+		--ssh-command | --ssh-file | --window | -[0LuvX]*[aCjnNPortS])
 			# The argument is the next word, or "=" and the word after it.
 			if [[ ${words[i + 1]} == = ]]; then
 				((i += 3))
@@ -71,17 +92,48 @@ _ppool_command_start()
 			((i += 2))
 			continue
 			;;
+		=?*)
+			# "=" and a piece of an argument, as in --header=: ("=:").
+			((i += 1))
+			continue
+			;;
 		*)
-			echo $i
+			[[ -z $worker ]] && cmd=$i
+			break
+			;;
+		esac
+	done
+	# Sources after COMMAND and its arguments.
+	[[ -n $cmd ]] || return
+	for ((i = cmd; i < cword; i++)); do
+		case ${words[i]} in
+		::: | :::: | :::+ | ::::+)
+			src=$i
 			return
 			;;
 		esac
 	done
 }
 
+# Complete file names (and directories), with bash-completion's _filedir when
+# it is there.
+_ppool_files()
+{
+	if declare -F _filedir >/dev/null; then
+		_filedir "$@"
+	else
+		compopt -o filenames 2>/dev/null
+		if [[ $1 == -d ]]; then
+			COMPREPLY=($(compgen -d -- "$cur"))
+		else
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
+	fi
+}
+
 _ppool()
 {
-	local cur word prev cword start
+	local cur word prev cword cmd src
 	local -a words wmap
 
 	_ppool_words
@@ -92,18 +144,23 @@ _ppool()
 	prev=
 	((cword > 0)) && prev=${words[cword - 1]}
 
+	# After a source (::: values, :::: files): file names, never an option.
+	_ppool_scan
+	if [[ -n $src ]]; then
+		_ppool_files
+		return
+	fi
+
 	# COMMAND and its arguments: the command's name, then what its own
 	# completion offers (or file names).
-	start=$(_ppool_command_start)
-	if [[ -n $start ]] && ((start <= cword)); then
+	if [[ -n $cmd ]] && ((cmd <= cword)); then
 		if declare -F _command_offset >/dev/null; then
-			_command_offset "${wmap[start]}"
-		elif ((start == cword)); then
+			_command_offset "${wmap[cmd]}"
+		elif ((cmd == cword)); then
 			compopt -o filenames 2>/dev/null
 			COMPREPLY=($(compgen -c -- "$cur"))
 		else
-			compopt -o filenames 2>/dev/null
-			COMPREPLY=($(compgen -f -- "$cur"))
+			_ppool_files
 		fi
 		return
 	fi
@@ -118,16 +175,15 @@ _ppool()
 
 	# An option's letter may end a bundle of flags: -Lo raw, -0a FILE.
 	case $prev in
-	-a | --input | --joblog | --ssh-file | -[0Luv]*a)
-		if declare -F _filedir >/dev/null; then
-			_filedir
-		else
-			compopt -o filenames 2>/dev/null
-			COMPREPLY=($(compgen -f -- "$cur"))
-		fi
+	-a | --input | --joblog | --ssh-file | -[0LuvX]*a)
+		_ppool_files
 		return
 		;;
-	-o | --output | -[0Luv]*o)
+	--results)
+		_ppool_files -d
+		return
+		;;
+	-o | --output | -[0LuvX]*o)
 		COMPREPLY=($(compgen -W 'json raw' -- "$cur"))
 		return
 		;;
@@ -142,7 +198,13 @@ _ppool()
 		# --halt soon,fail=N (or P%): a number, nothing to offer.
 		return
 		;;
-	-S | --ssh | -[0Luv]*S)
+	--header)
+		# The only value: ':' (the first row names the columns).  Bash
+		# would add it after a ':' typed already, a word break.
+		[[ -z $cur ]] && COMPREPLY=(:)
+		return
+		;;
+	-S | --ssh | -[0LuvX]*S)
 		# [N/]host,...: the host after the last ',' and 'N/', from the
 		# hosts ssh knows (bash-completion), or ':' for this machine.
 		local pre=${word%"${word##*[,/]}"} host=${word##*[,/]} lead
@@ -155,7 +217,7 @@ _ppool()
 		[[ -n $lead ]] && COMPREPLY=("${COMPREPLY[@]#"$lead"}")
 		return
 		;;
-	-w | --worker | --ssh-command | -[0Luv]*w)
+	-w | --worker | --ssh-command | -[0LuvX]*w)
 		compopt -o filenames 2>/dev/null
 		if [[ $cur == */* ]]; then
 			COMPREPLY=($(compgen -f -- "$cur"))
@@ -164,30 +226,39 @@ _ppool()
 		fi
 		return
 		;;
-	-j | --jobs | -P | -r | --max-reqs | -t | --timeout | --inflight | \
-	--kill-after | --max-line | --max-output | --retries | --window | \
-	-[0Luv]*[jPrt])
-		# A number: nothing to offer.
+	-C | --colsep | -j | --jobs | -P | -n | -N | --max-args | -r | --max-reqs | \
+	-t | --timeout | --delay | --inflight | --kill-after | --load | \
+	--max-line | --max-output | --memfree | --retries | --window | \
+	-[0LuvX]*[CjnNPrt])
+		# A number, a size or a regular expression: nothing to offer.
 		return
 		;;
 	esac
 
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W '-0 -a -h -j -L -o -P -r -S -t -u -v -V -w
-		    --dry-run --envelope --halt= --help --inflight= --input= --jobs=
-		    --joblog= --kill-after= --lines --max-line= --max-output=
-		    --max-reqs= --null --output= --progress --resume --resume-failed
-		    --retries= --ssh= --ssh-command= --ssh-file= --timeout=
+		COMPREPLY=($(compgen -W '-0 -a -C -h -j -L -n -N -o -P -r -S -t -u
+		    -v -V -w -X --colsep= --csv --delay= --dry-run --envelope
+		    --halt= --header= --help --inflight= --input= --jobs= --joblog=
+		    --kill-after= --line-buffer --lines --link --load= --max-args=
+		    --max-line= --max-output= --max-reqs= --memfree= --null
+		    --output= --progress --results= --resume --resume-failed
+		    --retries= --ssh= --ssh-command= --ssh-file= --tag --timeout=
 		    --unordered --verbose --version --window= --worker=' -- "$cur"))
 		if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
 			compopt -o nospace 2>/dev/null
 		fi
 	else
-		# The first word that is not an option: COMMAND (command mode).
+		# The first word that is not an option: COMMAND (command mode);
+		# in worker mode (-w), only a source can come: ':::' or '::::'
+		# for an empty word (bash would add them after a ':' typed
+		# already, a word break).
 		local w
 		for w in "${words[@]:1:cword-1}"; do
 			case $w in
-			-w | --worker | --worker=* | -[0Luv]*w*) return ;;
+			-w | --worker | --worker=* | -[0LuvX]*w*)
+				[[ -z $cur ]] && COMPREPLY=(::: ::::)
+				return
+				;;
 			esac
 		done
 		compopt -o filenames 2>/dev/null

@@ -32,18 +32,30 @@ static struct {
 void
 column_init(const char *colsep)
 {
-	char	 msg[256];
-	int	 rc;
+	struct buf	 re;
+	const char	*p;
+	char		 msg[256];
+	int		 rc;
 
 	argv_init(&C.names);
 	C.csv_line = C.csv_lines = 0;
 	if (colsep == NULL)
 		return;
-	if ((rc = regcomp(&C.re, colsep, REG_EXTENDED)) != 0) {
+	/* \t is a tab, as in the Perl regex GNU parallel takes. */
+	buf_init(&re);
+	for (p = colsep; *p != '\0'; p++) {
+		if (p[0] == '\\' && p[1] == 't') {
+			buf_addc(&re, '\t');
+			p++;
+		} else
+			buf_addc(&re, *p);
+	}
+	if ((rc = regcomp(&C.re, re.data, REG_EXTENDED)) != 0) {
 		regerror(rc, &C.re, msg, sizeof msg);
 		errx(EXIT_FATAL, "--colsep '%s' is not a POSIX extended regular "
 		    "expression: %s", colsep, msg);
 	}
+	buf_free(&re);
 	C.has_re = 1;
 }
 

@@ -24,12 +24,16 @@ static struct {
 	int			 warned;	/* a /proc file could not be read */
 } G;
 
+/* Whether any limit is set: gate_open is then asked (see ppool.h). */
+int	gate_on;
+
 /* Start watching the machine for the run's limits. */
 void
 gate_init(const struct config *cfg)
 {
 	memset(&G, 0, sizeof G);
 	G.cfg = cfg;
+	gate_on = cfg->delay > 0 || cfg->load > 0 || cfg->memfree > 0;
 }
 
 /* Read a small /proc file into b (NUL-terminated); return -1 on failure. */
@@ -102,7 +106,7 @@ gate_look(double now)
 
 /* Return 1 when a command (or a task to a worker) may start now. */
 int
-gate_open(double now)
+gate_check(double now)
 {
 	const struct config	*cfg = G.cfg;
 
@@ -118,7 +122,8 @@ gate_open(double now)
 void
 gate_started(double now)
 {
-	G.last_start = now;
+	if (gate_on)
+		G.last_start = now;
 }
 
 /*
@@ -128,7 +133,7 @@ gate_started(double now)
 int
 gate_squeezed(double now)
 {
-	if (G.cfg->memfree == 0)
+	if (!gate_on || G.cfg->memfree == 0)
 		return 0;
 	gate_look(now);
 	return G.squeezed;

@@ -94,13 +94,14 @@ static void
 usage(FILE *f)
 {
 	fputs(
-"usage: ppool [-0Luv] [-a file] [-j jobs] [-o format] [-r max-reqs] [-S hosts]\n"
-"             [-t secs] [--delay secs] [--envelope] [--halt when]\n"
-"             [--inflight K] [--joblog file] [--kill-after secs] [--load N]\n"
+"usage: ppool [-0Luv] [-a file] [-C regex] [-j jobs] [-o format] [-r max-reqs]\n"
+"             [-S hosts] [-t secs] [--csv] [--delay secs] [--envelope]\n"
+"             [--halt when] [--header :] [--inflight K] [--joblog file]\n"
+"             [--kill-after secs] [--line-buffer] [--link] [--load N]\n"
 "             [--max-line bytes] [--memfree size] [--progress]\n"
 "             [--resume | --resume-failed] [--retries N]\n"
-"             [--ssh-command cmd] [--ssh-file file] [--window N]\n"
-"             -w worker-command [::: arg ...]\n"
+"             [--ssh-command cmd] [--ssh-file file] [--tag] [--window N]\n"
+"             -w worker-command [::: arg ... | :::: file ...]\n"
 "       ppool [-0LuvX] [-a file] [-C regex] [-j jobs] [-n N] [-o format]\n"
 "             [-S hosts] [-t secs] [--csv] [--delay secs] [--dry-run]\n"
 "             [--halt when] [--header :] [--joblog file] [--kill-after secs]\n"

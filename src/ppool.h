@@ -324,8 +324,11 @@ int	 queue_take_kill(void);
 void	 queue_counts(unsigned long *, unsigned long *, unsigned long *);
 
 /* gate.c */
+extern int gate_on;	/* --delay, --load or --memfree is given */
 void	 gate_init(const struct config *);
-int	 gate_open(double);
+int	 gate_check(double);
+/* Whether a start may happen now; nothing to ask when no limit is set. */
+#define gate_open(now)	(!gate_on || gate_check(now))
 void	 gate_started(double);
 int	 gate_squeezed(double);
 double	 gate_due(double, int, int);

@@ -245,9 +245,11 @@ run_timers(void)
 	t = progress_due();
 	if (t > 0 && (next == 0 || t < next))
 		next = t;
-	t = gate_due(R.now, queue_head() != NULL, run_running() > 0);
-	if (t > 0 && (next == 0 || t < next))
-		next = t;
+	if (gate_on) {
+		t = gate_due(R.now, queue_head() != NULL, run_running() > 0);
+		if (t > 0 && (next == 0 || t < next))
+			next = t;
+	}
 	/* After a second signal, once the children are gone: a drain. */
 	if (R.hurry && run_children() == 0)
 		output_hurry(R.now);

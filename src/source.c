@@ -95,6 +95,30 @@ source_read(struct source *src, const char *path, int sep)
 	buf_free(&b);
 }
 
+/* Add a source, zipped with the one before when linked. */
+static struct source *
+source_new(int linked)
+{
+	struct source	*src;
+
+	S.v = xreallocarray(S.v, S.n + 1, sizeof *S.v);
+	src = &S.v[S.n++];
+	memset(src, 0, sizeof *src);
+	argv_init(&src->values);
+	src->linked = linked && S.n > 1;
+	return src;
+}
+
+/* Fill a source from a file; an empty file stops the run. */
+static void
+source_file(struct source *src, const char *path, int nul)
+{
+	source_read(src, path, nul ? '\0' : '\n');
+	if (src->values.n == 0)
+		errx(EXIT_FATAL, "the values of :::: %s: the file is empty",
+		    path);
+}
+
 /* Stop the run: the source word at argv[i] has no values. */
 static void __attribute__((noreturn))
 source_empty(char **argv, int i, int base)
@@ -118,27 +142,25 @@ source_init(int argc, char **argv, int base, int nul, int link)
 
 	S.link = link;
 	for (i = 0; i < argc; i++) {
-		if (source_word(argv[i], &file, &linked)) {
-			if (src != NULL && src->values.n == 0)
-				source_empty(argv, i - 1, base);
-			S.v = xreallocarray(S.v, S.n + 1, sizeof *S.v);
-			src = &S.v[S.n++];
-			memset(src, 0, sizeof *src);
-			argv_init(&src->values);
-			src->linked = linked && S.n > 1;
-			if (file) {
-				if (i + 1 == argc)
-					errx(EXIT_FATAL, "%s wants a file name "
-					    "after it", argv[i]);
-				source_read(src, argv[++i], nul ? '\0' : '\n');
-				if (src->values.n == 0)
-					errx(EXIT_FATAL, "%s %s has no values: "
-					    "the file is empty", argv[i - 1],
-					    argv[i]);
-			}
+		if (!source_word(argv[i], &file, &linked)) {
+			/* Each file after :::: is a source of its own. */
+			if (file)
+				source_file(source_new(0), argv[i], nul);
+			else
+				argv_add(&src->values, xstrdup(argv[i]));
 			continue;
 		}
-		argv_add(&src->values, xstrdup(argv[i]));
+		if (src != NULL && src->values.n == 0)
+			source_empty(argv, i - 1, base);
+		src = source_new(linked);
+		if (file) {
+			if (i + 1 == argc || source_word(argv[i + 1], &file,
+			    &linked))
+				errx(EXIT_FATAL, "%s at argument %d wants a file "
+				    "name after it", argv[i], base + i);
+			source_file(src, argv[++i], nul);
+			file = 1;
+		}
 	}
 	if (src != NULL && src->values.n == 0)
 		source_empty(argv, argc - 1, base);

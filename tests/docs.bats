@@ -20,8 +20,9 @@ help_long() {
 }
 
 # help_short: the short options `ppool --help' names (-X), one a line: those
-# of the usage lines ([-0Lu] gives three), of the option list ("  -a, ..."),
-# and "-P N is the same".
+# of the usage lines ([-0Lu] gives three), of the option list ("  -a, ..."
+# and "  -X   give ..."), and "-P N is the same" (also when the help wraps
+# it after "is").
 help_short() {
 	local help
 	help=$("$PPOOL" --help)
@@ -29,10 +30,17 @@ help_short() {
 		# The usage lines: up to the first empty line.
 		sed '/^$/q' <<<"$help" | grep -oE '(^|[[ |])-[a-zA-Z0-9]+' |
 			sed 's/^[[ |]//; s/^-//' | grep -oE '[a-zA-Z0-9]' | sed 's/^/-/'
-		grep -oE '^ +-[a-zA-Z0-9],' <<<"$help" | grep -oE -- '-[a-zA-Z0-9]'
-		grep -oE '(^|[ ;])-[a-zA-Z0-9] [A-Z]+ is the same' <<<"$help" |
+		grep -oE '^ +-[a-zA-Z0-9](,| )' <<<"$help" | grep -oE -- '-[a-zA-Z0-9]'
+		tr -s ' \n' '  ' <<<"$help" |
+			grep -oE '(^|[ ;])-[a-zA-Z0-9] [A-Z]+ is the same' |
 			grep -oE -- '-[a-zA-Z0-9] ' | tr -d ' '
-	} | sort -u
+	} | LC_ALL=C sort -u
+}
+
+# help_sources: the words that start an input source (:::, ::::, :::+,
+# ::::+) as `ppool --help' names them, one a line.
+help_sources() {
+	"$PPOOL" --help | grep -oE '(^|[ [|])::::?\+?( |$)' | tr -d ' [|' | LC_ALL=C sort -u
 }
 
 # missing_from FILE PATTERN-PRINTF: the options (help_short, help_long) for
@@ -58,18 +66,32 @@ unknown_long() {
 }
 
 @test "--help names the options these tests look for" {
-	# A sanity check of help_short and help_long themselves.
-	assert_equal "$(help_short | tr '\n' ' ')" '-0 -L -P -S -V -a -h -j -o -r -t -u -v -w '
+	# A sanity check of help_short, help_long and help_sources themselves.
+	assert_equal "$(help_short | tr '\n' ' ')" '-0 -C -L -N -P -S -V -X -a -h -j -n -o -r -t -u -v -w '
 	local o
-	for o in --input --worker --jobs --window --max-output --ssh --ssh-command --ssh-file; do
+	for o in --input --worker --jobs --window --max-output --ssh --ssh-command --ssh-file \
+		--colsep --max-args --csv --header --line-buffer --link --results --tag; do
 		help_long | grep -qFx -- "$o" || fail "help_long lacks $o"
 	done
+	assert_equal "$(help_sources | tr '\n' ' ')" '::: :::+ :::: ::::+ '
 }
 
 @test "every option of --help has an entry (.It) in the man page" {
 	local missing
 	missing=$(missing_from "$MAN" '^\.It( .*)? Fl %s( |$)' '^\.It( .*)? Fl -%s( |$)')
 	[[ -z $missing ]] || fail "options with no .It entry in man/ppool.1: $(echo $missing)"
+}
+
+@test "every input source of --help (:::, ::::, :::+, ::::+) has an entry in the man page, and is in each completion" {
+	local src missing=()
+	for src in $(help_sources); do
+		grep -qE -- "^\\.It( .*)? Cm ${src//+/\\+}( |$)" "$MAN" || missing+=("man:$src")
+		grep -qE -- "(^|[ |(])${src//+/\\+}( |\\)|\$)" "$BASH_COMP" || missing+=("bash:$src")
+		grep -qF -- "$src" "$FISH_COMP" || missing+=("fish:$src")
+	done
+	[[ -z ${missing[*]} ]] || fail "input sources not described: ${missing[*]}"
+	# zsh matches them all with one pattern.
+	grep -qF ':::(|:)(|+)' "$ZSH_COMP" || fail "completions/_ppool does not match the sources"
 }
 
 @test "every option of --help is in the bash completion, and nothing else" {
@@ -134,12 +156,12 @@ bash_complete() {
 	' bash "$BASH_COMP" ppool "$@" | sed '/^$/d' | sort
 }
 
-@test "bash: ppool --max-<TAB> offers --max-line, --max-output and --max-reqs only" {
+@test "bash: ppool --max-<TAB> offers --max-args, --max-line, --max-output and --max-reqs only" {
 	run bash_complete --max-
 	assert_success
 	local got
 	got=$(sed 's/=$//' <<<"$output" | tr '\n' ' ')
-	assert_equal "$got" '--max-line --max-output --max-reqs '
+	assert_equal "$got" '--max-args --max-line --max-output --max-reqs '
 	assert_equal "$(grep -v '^--max-' <<<"$output" || true)" ''
 }
 
@@ -164,6 +186,40 @@ bash_complete() {
 	assert_output ''
 }
 
+@test "bash: no option of ppool after COMMAND or an input source" {
+	touch -- -file vals.txt
+	local line
+	for line in 'echo -' '-j 2 echo --' '-- echo -' 'echo ::: a -' 'echo -n ::: a -' \
+		'-w cat ::: -' '-w cat :::: vals.txt -' '--link -w cat ::: a ::: -'; do
+		# shellcheck disable=SC2086
+		run bash_complete $line
+		assert_success
+		[[ $output != *--jobs* && $output != *--max-args* ]] ||
+			fail "ppool $line<TAB> offers ppool's options: $(echo $output)"
+	done
+	# Before COMMAND they are offered, also after options that take a
+	# value (-C, -n, --header, --results).
+	run bash_complete -C : -n 2 --header : --results out --ta
+	assert_output --tag
+}
+
+@test "bash: input sources complete file names, --results a directory, --header ':'" {
+	mkdir dir1
+	touch vals.txt
+	run bash_complete echo :::: va
+	assert_output vals.txt
+	run bash_complete echo ::: a :::+ va
+	assert_output vals.txt
+	run bash_complete -w cat ::: va
+	assert_output vals.txt
+	run bash_complete -w cat ''
+	assert_output "$(printf '%s\n' ::: ::::)"
+	run bash_complete --results ''
+	assert_output dir1
+	run bash_complete --header ''
+	assert_output :
+}
+
 @test "bash: -S offers ':' (this machine) after a comma or N/" {
 	run bash_complete -S 2/
 	assert_line '2/:'
@@ -183,6 +239,77 @@ bash_complete() {
 		eval "ws=( ${action[3,-3]} )"; print -r -- "${ws[1]}"' _ "$spec"
 	assert_success
 	assert_output '\::this machine, no ssh'
+}
+
+# zsh_complete LINE: the words zsh's completion offers for the command line
+# LINE (the word before the cursor completed), one a line, sorted: an
+# interactive zsh in a pseudo-terminal (zpty), with completions/ first in its
+# fpath and compadd wrapped to print each match it is given.
+zsh_complete() {
+	cat >"$BATS_TEST_TMPDIR/complete.zsh" <<'EOF'
+zmodload zsh/zpty || exit 1
+zpty z zsh -f -i || exit 1
+zpty -w z 'PS1= RPS1= fpath=('${(q)1}' $fpath); autoload -Uz compinit; compinit -u -D'
+zpty -w z 'compadd() { local -a m; builtin compadd -O m "$@"; print -rl -- "<""m>"${^m}; builtin compadd "$@" }'
+zpty -w z '__end() { print -r -- "<""end>"; exit }; comppostfuncs=(__end); bindkey "^I" complete-word'
+zpty -w z 'print -r -- "<""ready>"'
+zpty -r z out '*<ready>*' || exit 1
+zpty -w -n z "$2"$'\t'
+zpty -r z out '*<end>*' || exit 1
+print -r -- "${out//$'\r'/}" | sed -n 's/.*<m>//p'
+zpty -d z
+EOF
+	timeout 20 zsh -f "$BATS_TEST_TMPDIR/complete.zsh" "$(dirname "$ZSH_COMP")" "$1" </dev/null |
+		LC_ALL=C sort -u
+}
+
+@test "zsh: no option of ppool after COMMAND or an input source; sources and --header complete" {
+	command -v zsh >/dev/null || skip "zsh is not installed (setup.sh installs it)"
+	touch -- -file vals.txt
+	# The harness itself: options are offered before COMMAND.
+	run zsh_complete 'ppool --max-'
+	assert_output "$(printf '%s\n' --max-args --max-line --max-output --max-reqs)"
+	local line
+	for line in 'ppool -j 2 echo -' 'ppool echo ::: a -' 'ppool -w cat ::: -' 'ppool -w cat :::: vals.txt -'; do
+		run zsh_complete "$line"
+		[[ $output != *--jobs* && $output != *--max-args* ]] ||
+			fail "$line<TAB> offers ppool's options: $(echo $output)"
+	done
+	run zsh_complete 'ppool -w cat '
+	assert_output "$(printf '%s\n' ::: ::::)"
+	run zsh_complete 'ppool echo :::: va'
+	assert_output vals.txt
+	run zsh_complete 'ppool --header '
+	assert_output :
+}
+
+# fish_complete LINE: the words fish's completion offers for the command line
+# LINE, one a line, sorted.
+fish_complete() {
+	fish -N -c 'source $argv[1]; complete -C $argv[2]' "$FISH_COMP" "$1" </dev/null |
+		cut -f1 | LC_ALL=C sort -u
+}
+
+@test "fish: no option of ppool after COMMAND or an input source; sources, --results and --header complete" {
+	command -v fish >/dev/null || skip "fish is not installed"
+	touch -- -file vals.txt
+	mkdir dir1
+	run fish_complete 'ppool --max-'
+	assert_output "$(printf '%s\n' --max-args --max-line --max-output --max-reqs)"
+	local line
+	for line in 'ppool -j 2 echo -' 'ppool echo -n ::: a -' 'ppool -w cat ::: -' 'ppool -w cat :::: vals.txt -'; do
+		run fish_complete "$line"
+		[[ $output != *--jobs* && $output != *--max-args* ]] ||
+			fail "$line<TAB> offers ppool's options: $(echo $output)"
+	done
+	run fish_complete 'ppool -w cat '
+	assert_output "$(printf '%s\n' ::: ::::)"
+	run fish_complete 'ppool echo :::: va'
+	assert_output vals.txt
+	run fish_complete 'ppool -C : --results '
+	assert_output dir1/
+	run fish_complete 'ppool --header '
+	assert_output :
 }
 
 @test "mandoc -Tlint -W warning: the man page is clean" {
