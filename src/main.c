@@ -381,7 +381,7 @@ main(int argc, char **argv)
 	char		 msg[512];
 	const char	*worker_only = NULL, *command_only = NULL;
 	int		 ch, closed, max_output_given = 0, output_given = 0;
-	int		 src;
+	int		 src, window_given = 0;
 
 	/* err(3) and warn(3) speak as ppool, whatever the binary is called. */
 	program_invocation_short_name = "ppool";
@@ -564,6 +564,7 @@ main(int argc, char **argv)
 			    (1ULL << 40), 1);
 			break;
 		case OPT_WINDOW:
+			window_given = 1;
 			cfg.window = parse_number("--window", optarg, 1,
 			    1 << 24, 0);
 			break;
@@ -626,6 +627,12 @@ main(int argc, char **argv)
 		    cfg.xargs ? "-X" : "-n");
 	if (cfg.xargs && cfg.max_args == 0)
 		cfg.max_args = ULONG_MAX;
+	/*
+	 * A command of -X holds up to the argument limit (megabytes): a
+	 * window of 1024 of them would be gigabytes.  Enough to keep -j busy.
+	 */
+	if (cfg.xargs && !window_given && cfg.window > 2 * cfg.jobs + 2)
+		cfg.window = 2 * cfg.jobs + 2;
 	if (cfg.colsep != NULL && cfg.input_format == INPUT_CSV)
 		usage_error("--colsep and --csv exclude each other (--csv "
 		    "cuts at commas)");
