@@ -212,8 +212,9 @@ column_csv_next(struct buf *in, int eof, struct buf *task, char *err,
 	size_t		 i, len;
 
 	for (;;) {
+		if ((len = buf_used(in)) == 0)
+			return 0;
 		p = buf_head(in);
-		len = buf_used(in);
 		if (C.csv_scan == 0)
 			C.csv_line = C.csv_lines + 1;
 		for (i = C.csv_scan; i < len; i++) {
@@ -235,8 +236,6 @@ column_csv_next(struct buf *in, int eof, struct buf *task, char *err,
 			C.csv_state = CSV_FIELD;
 			return -1;
 		}
-		if (i == len && len == 0)
-			return 0;
 		C.csv_scan = 0;
 		C.csv_state = CSV_FIELD;
 		/* The line end is \n or \r\n. */
