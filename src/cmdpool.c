@@ -28,6 +28,7 @@ static struct {
 	size_t			 n;
 	struct pollref		*refs;		/* what cmdpool_watch watched */
 	size_t			 nrefs;
+	unsigned long		 starts;	/* commands started so far */
 } C;
 
 /* Prepare to run up to jobs commands at once. */
@@ -66,7 +67,7 @@ cmdpool_squeeze(double now)
 	for (i = 0; i < C.n; i++) {
 		if (C.cmds[i]->again)
 			return;
-		if (young == NULL || C.cmds[i]->slot->start > young->slot->start)
+		if (young == NULL || C.cmds[i]->order > young->order)
 			young = C.cmds[i];
 	}
 	if (young == NULL)
@@ -98,7 +99,8 @@ cmdpool_dispatch(double now)
 		case COMMAND_STARTED:
 			queue_pop();
 			host_take(h);
-			gate_started(now);
+			gate_started();
+			c->order = C.starts++;
 			C.cmds[C.n++] = c;
 			break;
 		}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ppool.h"
@@ -118,25 +119,37 @@ gate_check(double now)
 	return !G.loaded && !G.short_mem;
 }
 
-/* Note a start, for --delay. */
+/*
+ * Note a start, for --delay: its time is taken now, after the fork, as
+ * the loop's clock was read before it.
+ */
 void
-gate_started(double now)
+gate_started(void)
 {
-	if (gate_on)
-		G.last_start = now;
+	struct timespec	 ts;
+
+	if (!gate_on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	G.last_start = ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*
  * Return 1 when memory is so short (under half of --memfree) that the
- * youngest running task should make room.
+ * youngest running task should make room.  One look at the memory says
+ * so once: the next kill waits for the next look.
  */
 int
 gate_squeezed(double now)
 {
+	int	 squeezed;
+
 	if (!gate_on || G.cfg->memfree == 0)
 		return 0;
 	gate_look(now);
-	return G.squeezed;
+	squeezed = G.squeezed;
+	G.squeezed = 0;
+	return squeezed;
 }
 
 /*

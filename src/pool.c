@@ -269,7 +269,7 @@ pool_dispatch(double now)
 		}
 		queue_pop();
 		worker_send(best->w, s, now);
-		gate_started(now);
+		gate_started();
 		if (P.cfg->max_reqs != 0 && best->w->sent >= P.cfg->max_reqs)
 			worker_close(best->w, now);
 		pool_file(best);

@@ -329,7 +329,7 @@ void	 gate_init(const struct config *);
 int	 gate_check(double);
 /* Whether a start may happen now; nothing to ask when no limit is set. */
 #define gate_open(now)	(!gate_on || gate_check(now))
-void	 gate_started(double);
+void	 gate_started(void);
 int	 gate_squeezed(double);
 double	 gate_due(double, int, int);
 
@@ -494,6 +494,7 @@ struct command {
 	char		 lost[384];	/* how its host failed, or "" */
 	int		 res_fd[2];	/* --results: stdout, stderr files */
 	int		 again;		/* --memfree stopped it: run it again */
+	unsigned long	 order;		/* starts before it, for "youngest" */
 };
 enum command_start {
 	COMMAND_STARTED,	/* running */

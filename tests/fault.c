@@ -1,6 +1,8 @@
 /*
  * fault.c: an LD_PRELOAD shim that makes one chosen call of a C library
- * function fail, so that a test can reach an error path of ppool on demand.
+ * function fail, so that a test can reach an error path of ppool on demand,
+ * and that shows ppool files of the test's own in place of /proc/loadavg and
+ * /proc/meminfo, so that a test sets the load and memory a run sees.
  *
  * Build (inside a test, into its own directory, so that it works from an
  * out-of-tree build as well):
@@ -21,6 +23,19 @@
  *	PPOOL_FAULT_LOG=FILE	append one line per call to FILE: the function,
  *				the call's number and "fail" or "ok", e.g.
  *				"pipe2 4 fail"; to count a program's calls.
+ *	PPOOL_FAKE_LOADAVG=FILE	open(), open64(), openat(), openat64() (and
+ *				their _FORTIFY_SOURCE forms __open_2...),
+ *				fopen() and fopen64() of exactly the path
+ *				"/proc/loadavg" open FILE instead, so that a
+ *				test sets the load average (--load) that
+ *				ppool sees, and changes it during a run.
+ *				FILE is opened anew at each call: replace it
+ *				with rename(2) (write a new file, then mv it
+ *				over FILE) for a reader never to see it half
+ *				written.  Give an absolute path.
+ *	PPOOL_FAKE_MEMINFO=FILE	the same for "/proc/meminfo" (--memfree):
+ *				FILE holds lines such as
+ *				"MemAvailable:    123456 kB".
  *
  * Only the process started with LD_PRELOAD is affected: the constructor
  * removes LD_PRELOAD from the environment, so that its children (workers,
@@ -31,7 +46,7 @@
  *
  * To fail another function, add a row to faults[] (its environment
  * variable and errno) and a wrapper like pipe2's below that calls
- * fault_hit() first.
+ * fault_hit() first.  To fake another file, add a row to fakes[].
  */
 
 #define _GNU_SOURCE
@@ -39,6 +54,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +76,17 @@ static struct fault	 faults[] = {
 
 static char	 fault_log[4096];
 
+struct fake {
+	const char	*path;		/* the path a program opens */
+	const char	*env;		/* the variable naming the file instead */
+	char		 file[4096];	/* that file, "" when unset */
+};
+
+static struct fake	 fakes[] = {
+	{ "/proc/loadavg", "PPOOL_FAKE_LOADAVG", "" },
+	{ "/proc/meminfo", "PPOOL_FAKE_MEMINFO", "" },
+};
+
 /* Read the environment once, and keep the children out of it. */
 __attribute__((constructor)) static void
 fault_init(void)
@@ -73,6 +100,10 @@ fault_init(void)
 	}
 	if ((v = getenv("PPOOL_FAULT_LOG")) != NULL)
 		snprintf(fault_log, sizeof fault_log, "%s", v);
+	for (i = 0; i < sizeof fakes / sizeof fakes[0]; i++) {
+		if ((v = getenv(fakes[i].env)) != NULL)
+			snprintf(fakes[i].file, sizeof fakes[i].file, "%s", v);
+	}
 	unsetenv("LD_PRELOAD");
 }
 
@@ -114,4 +145,175 @@ pipe2(int fds[2], int flags)
 		return -1;
 	}
 	return real(fds, flags);
+}
+
+/* The path to open instead of path: its fake file, or path itself. */
+static const char *
+fake_path(const char *path)
+{
+	size_t	 i;
+
+	if (path == NULL)
+		return path;
+	for (i = 0; i < sizeof fakes / sizeof fakes[0]; i++) {
+		if (fakes[i].file[0] != '\0' && strcmp(path, fakes[i].path) == 0)
+			return fakes[i].file;
+	}
+	return path;
+}
+
+/* The next definition of function name (the C library's), or NULL. */
+static void *
+real_fn(const char *name)
+{
+	void	*fn;
+
+	if ((fn = dlsym(RTLD_NEXT, name)) == NULL)
+		errno = ENOSYS;
+	return fn;
+}
+
+/* open's third argument, there only when flags create a file. */
+#define OPEN_MODE(flags, ap, mode) do {					\
+	(mode) = 0;							\
+	if (((flags) & O_CREAT) != 0 ||					\
+	    ((flags) & O_TMPFILE) == O_TMPFILE) {				\
+		va_start((ap), (flags));				\
+		(mode) = (mode_t)va_arg((ap), int);			\
+		va_end((ap));						\
+	}								\
+} while (0)
+
+int
+open(const char *path, int flags, ...)
+{
+	static int	(*real)(const char *, int, ...);
+	va_list		 ap;
+	mode_t		 mode;
+
+	OPEN_MODE(flags, ap, mode);
+	if (real == NULL &&
+	    (real = (int (*)(const char *, int, ...))
+	    real_fn("open")) == NULL)
+		return -1;
+	return real(fake_path(path), flags, mode);
+}
+
+int
+open64(const char *path, int flags, ...)
+{
+	static int	(*real)(const char *, int, ...);
+	va_list		 ap;
+	mode_t		 mode;
+
+	OPEN_MODE(flags, ap, mode);
+	if (real == NULL &&
+	    (real = (int (*)(const char *, int, ...))
+	    real_fn("open64")) == NULL)
+		return -1;
+	return real(fake_path(path), flags, mode);
+}
+
+int
+openat(int dirfd, const char *path, int flags, ...)
+{
+	static int	(*real)(int, const char *, int, ...);
+	va_list		 ap;
+	mode_t		 mode;
+
+	OPEN_MODE(flags, ap, mode);
+	if (real == NULL &&
+	    (real = (int (*)(int, const char *, int, ...))
+	    real_fn("openat")) == NULL)
+		return -1;
+	return real(dirfd, fake_path(path), flags, mode);
+}
+
+int
+openat64(int dirfd, const char *path, int flags, ...)
+{
+	static int	(*real)(int, const char *, int, ...);
+	va_list		 ap;
+	mode_t		 mode;
+
+	OPEN_MODE(flags, ap, mode);
+	if (real == NULL &&
+	    (real = (int (*)(int, const char *, int, ...))
+	    real_fn("openat64")) == NULL)
+		return -1;
+	return real(dirfd, fake_path(path), flags, mode);
+}
+
+/* What open() becomes under _FORTIFY_SOURCE when flags are not constant. */
+int
+__open_2(const char *path, int flags)
+{
+	static int	(*real)(const char *, int);
+
+	if (real == NULL &&
+	    (real = (int (*)(const char *, int))
+	    real_fn("__open_2")) == NULL)
+		return -1;
+	return real(fake_path(path), flags);
+}
+
+int
+__open64_2(const char *path, int flags)
+{
+	static int	(*real)(const char *, int);
+
+	if (real == NULL &&
+	    (real = (int (*)(const char *, int))
+	    real_fn("__open64_2")) == NULL)
+		return -1;
+	return real(fake_path(path), flags);
+}
+
+int
+__openat_2(int dirfd, const char *path, int flags)
+{
+	static int	(*real)(int, const char *, int);
+
+	if (real == NULL &&
+	    (real = (int (*)(int, const char *, int))
+	    real_fn("__openat_2")) == NULL)
+		return -1;
+	return real(dirfd, fake_path(path), flags);
+}
+
+int
+__openat64_2(int dirfd, const char *path, int flags)
+{
+	static int	(*real)(int, const char *, int);
+
+	if (real == NULL &&
+	    (real = (int (*)(int, const char *, int))
+	    real_fn("__openat64_2")) == NULL)
+		return -1;
+	return real(dirfd, fake_path(path), flags);
+}
+
+/* The C library's fopen() opens without going through open() above. */
+FILE *
+fopen(const char *path, const char *mode)
+{
+	static FILE	*(*real)(const char *, const char *);
+
+	if (real == NULL &&
+	    (real = (FILE *(*)(const char *, const char *))
+	    real_fn("fopen")) == NULL)
+		return NULL;
+	return real(fake_path(path), mode);
+}
+
+FILE *
+fopen64(const char *path, const char *mode)
+{
+	static FILE	*(*real)(const char *, const char *);
+
+	if (real == NULL &&
+	    (real = (FILE *(*)(const char *, const char *))
+	    real_fn("fopen64")) == NULL)
+		return NULL;
+	return real(fake_path(path), mode);
 }
