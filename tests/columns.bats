@@ -11,34 +11,11 @@ bats_load_library bats-assert
 bats_load_library bats-file
 load helpers
 
-# need_parallel: skip the test when GNU parallel is missing.
-need_parallel() {
-	command -v parallel >/dev/null || skip "GNU parallel is not installed"
-}
-
 # need_parallel_csv: skip the test when GNU parallel cannot read CSV (its
 # --csv needs Perl's Text::CSV, Debian's libtext-csv-perl).
 need_parallel_csv() {
 	need_parallel
 	perl -MText::CSV -e 1 2>/dev/null || skip "GNU parallel --csv needs Text::CSV (libtext-csv-perl)"
-}
-
-# gnu ARG...: GNU parallel, output in input order.
-gnu() {
-	parallel --will-cite -k "$@"
-}
-
-# assert_usage_error: the last `run` (with --separate-stderr) was refused
-# as a usage error: exit 255, nothing on stdout, "ppool: ..." on stderr.
-assert_usage_error() {
-	assert_equal "$status" 255
-	assert_equal "$output" ""
-	[[ $stderr == "ppool: "* ]] || fail "stderr does not start with 'ppool: ': $stderr"
-}
-
-# stderr_has TEXT: stderr of the last `run` holds TEXT.
-stderr_has() {
-	[[ $stderr == *"$1"* ]] || fail "stderr does not say '$1': $stderr"
 }
 
 # csv_rows FILE: each row of the CSV FILE as a compact JSON array, a line
@@ -165,15 +142,15 @@ awkward_csv() {
 
 @test "a bad --colsep regex is a usage error naming regcomp's complaint; nothing runs" {
 	run --separate-stderr ppool -C '(' -- touch ran <<<'a'
-	assert_usage_error
+	assert_refused
 	stderr_has "("
 	stderr_has "Unmatched ( or \\("
 	run --separate-stderr ppool --colsep='[a' -- touch ran <<<'a'
-	assert_usage_error
+	assert_refused
 	stderr_has "[a"
 	stderr_has "Unmatched ["
 	run --separate-stderr ppool -C 'a{2' -w "$(cat_worker)" <<<'a'
-	assert_usage_error
+	assert_refused
 	assert_file_not_exists ran
 }
 
@@ -349,18 +326,18 @@ for r in rows[1:]:
 @test "--header : with a {name} that names no column: exit 255 before anything runs, listing the columns" {
 	printf '%s\n' 'alpha,beta' '1,2' >in
 	run --separate-stderr ppool --header : -C , -- touch ran {gamma} <in
-	assert_usage_error
+	assert_refused
 	stderr_has "gamma"
 	stderr_has "alpha"
 	stderr_has "beta"
 	# --csv, and a name inside a longer word
 	run --separate-stderr ppool --header : --csv -- touch ran 'x{gamma}' <in
-	assert_usage_error
+	assert_refused
 	stderr_has "gamma"
 	stderr_has "alpha"
 	# ::: sources
 	run --separate-stderr ppool --header : -- touch ran {gamma} ::: alpha 1 2 ::: beta 3
-	assert_usage_error
+	assert_refused
 	stderr_has "gamma"
 	stderr_has "alpha"
 	stderr_has "beta"

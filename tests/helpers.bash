@@ -342,3 +342,27 @@ at_least_files() {
 	local f=( $1 )
 	[[ -e ${f[0]} ]] && ((${#f[@]} >= $2))
 }
+
+# need_parallel: skip the test when GNU parallel is missing.
+need_parallel() {
+	command -v parallel >/dev/null || skip "GNU parallel is not installed"
+}
+
+# gnu ARG...: GNU parallel, output in input order (the anchor of tests that
+# compare ppool with it).
+gnu() {
+	parallel --will-cite -k "$@"
+}
+
+# assert_refused: the last `run` (with --separate-stderr) was refused as a
+# usage error: exit 255, nothing on stdout, "ppool: ..." on stderr.
+assert_refused() {
+	assert_equal "$status" 255
+	assert_equal "$output" ""
+	[[ $stderr == "ppool: "* ]] || fail "stderr does not start with 'ppool: ': $stderr"
+}
+
+# stderr_has TEXT: stderr of the last `run` holds TEXT.
+stderr_has() {
+	[[ $stderr == *"$1"* ]] || fail "stderr does not say '$1': $stderr"
+}

@@ -9,10 +9,6 @@ bats_load_library bats-assert
 bats_load_library bats-file
 load helpers
 
-need_parallel() {
-	command -v parallel >/dev/null || skip "GNU parallel is not installed"
-}
-
 # start_bg ARGS...: run ppool ARGS in the background, stdin from the file
 # in, stdout into the FIFO out (opened on fd 5 for the test to read), stderr
 # into err; $pid is ppool's.

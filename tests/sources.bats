@@ -11,29 +11,6 @@ bats_load_library bats-assert
 bats_load_library bats-file
 load helpers
 
-# need_parallel: skip the test when GNU parallel is missing.
-need_parallel() {
-	command -v parallel >/dev/null || skip "GNU parallel is not installed"
-}
-
-# gnu ARG...: GNU parallel, output in input order.
-gnu() {
-	parallel --will-cite -k "$@"
-}
-
-# assert_usage_error: the last `run` (with --separate-stderr) was refused
-# as a usage error: exit 255, nothing on stdout, "ppool: ..." on stderr.
-assert_usage_error() {
-	assert_equal "$status" 255
-	assert_equal "$output" ""
-	[[ $stderr == "ppool: "* ]] || fail "stderr does not start with 'ppool: ': $stderr"
-}
-
-# stderr_has TEXT: stderr of the last `run` holds TEXT.
-stderr_has() {
-	[[ $stderr == *"$1"* ]] || fail "stderr does not say '$1': $stderr"
-}
-
 # untimed: the records on stdin without what changes from run to run.
 untimed() {
 	jq -c 'del(.ms, .worker)'
@@ -359,28 +336,28 @@ EOF
 
 @test "::: with no values is a usage error naming it; nothing runs" {
 	run --separate-stderr ppool -- touch ran ::: a :::
-	assert_usage_error
+	assert_refused
 	stderr_has "::: "
 	stderr_has "has no values"
 	run --separate-stderr ppool -- touch ran :::
-	assert_usage_error
+	assert_refused
 	stderr_has "has no values"
 	run --separate-stderr ppool -- touch ran ::: a ::: ::: b
-	assert_usage_error
+	assert_refused
 	stderr_has "has no values"
 	run --separate-stderr ppool -- touch ran ::: a :::+
-	assert_usage_error
+	assert_refused
 	stderr_has ":::+ "
 	stderr_has "has no values"
 	run --separate-stderr ppool -w "$(cat_worker)" :::
-	assert_usage_error
+	assert_refused
 	stderr_has "has no values"
 	# :::: and ::::+ with no file after them
 	run --separate-stderr ppool -- touch ran ::: a ::::
-	assert_usage_error
+	assert_refused
 	stderr_has "::::"
 	run --separate-stderr ppool -- touch ran ::: a ::::+
-	assert_usage_error
+	assert_refused
 	stderr_has "::::+"
 	assert_file_not_exists ran
 	assert_file_not_exists a
@@ -388,29 +365,29 @@ EOF
 
 @test "::: with no values among several: the message says at which argument it is" {
 	run --separate-stderr ppool -- touch ran ::: a ::: ::: b
-	assert_usage_error
+	assert_refused
 	[[ ${stderr_lines[0]} =~ ^"ppool: ::: at argument "[0-9]+" has no values" ]] || fail "stderr: $stderr"
 	run --separate-stderr ppool -- touch ran ::: a :::+
-	assert_usage_error
+	assert_refused
 	[[ ${stderr_lines[0]} =~ ^"ppool: :::+ at argument "[0-9]+" has no values" ]] || fail "stderr: $stderr"
 	assert_file_not_exists ran
 }
 
 @test "an unreadable :::: file is a usage error naming the file and why; nothing runs" {
 	run --separate-stderr ppool -- touch ran :::: no-such-file
-	assert_usage_error
+	assert_refused
 	stderr_has "no-such-file"
 	stderr_has "No such file or directory"
 	mkdir adir
 	run --separate-stderr ppool -- touch ran ::: a :::: adir
-	assert_usage_error
+	assert_refused
 	stderr_has "adir"
 	stderr_has "Is a directory"
 	run --separate-stderr ppool -- touch ran ::: a ::::+ no-such-file
-	assert_usage_error
+	assert_refused
 	stderr_has "no-such-file"
 	run --separate-stderr ppool -w "$(cat_worker)" :::: no-such-file
-	assert_usage_error
+	assert_refused
 	stderr_has "no-such-file"
 	assert_file_not_exists ran
 }
@@ -418,10 +395,10 @@ EOF
 @test "an empty :::: file and --link without sources are usage errors; nothing runs" {
 	: >empty
 	run --separate-stderr ppool -- touch ran :::: empty
-	assert_usage_error
+	assert_refused
 	stderr_has "empty"
 	run --separate-stderr ppool --link -- touch ran <<<'"x"'
-	assert_usage_error
+	assert_refused
 	stderr_has "--link"
 	assert_file_not_exists ran
 	assert_file_not_exists x
@@ -429,10 +406,10 @@ EOF
 
 @test "::: with neither COMMAND nor -w is a usage error that says to put a COMMAND before it" {
 	run --separate-stderr ppool ::: a b
-	assert_usage_error
+	assert_refused
 	[[ ${stderr_lines[0]} == "ppool: ::: gives "*COMMAND*"before it"* ]] || fail "stderr: $stderr"
 	run --separate-stderr ppool -j 2 -- ::: 'touch ran'
-	assert_usage_error
+	assert_refused
 	[[ ${stderr_lines[0]} == "ppool: ::: gives "*COMMAND*"before it"* ]] || fail "stderr: $stderr"
 	assert_file_not_exists ran
 }
@@ -572,12 +549,12 @@ EOF
 	local w
 	w=$(worker 'while read -r x; do echo ran >>"$W/ran"; echo "$x"; done')
 	run --separate-stderr ppool -n 2 -w "$w" < <(seq 4)
-	assert_usage_error
+	assert_refused
 	stderr_has "-n"
 	run --separate-stderr ppool --max-args=2 -w "$w" ::: a b
-	assert_usage_error
+	assert_refused
 	run --separate-stderr ppool -X -w "$w" < <(seq 4)
-	assert_usage_error
+	assert_refused
 	stderr_has "-X"
 	assert_file_not_exists ran
 }
@@ -586,7 +563,7 @@ EOF
 	local v
 	for v in 0 100001 x ''; do
 		run --separate-stderr ppool -n "$v" -- echo ::: a
-		assert_usage_error
+		assert_refused
 		[[ ${stderr_lines[0]} == "ppool: -n "*", not '$v'" ]] || fail "-n $v: $stderr"
 	done
 	run --separate-stderr ppool -n 100000 -o raw -- echo ::: a b
