@@ -8,6 +8,9 @@ bats_load_library bats-support
 bats_load_library bats-assert
 bats_load_library bats-file
 load helpers
+# The EXAMPLES test runs every runnable example, timeouts and sleeps of a
+# few seconds included: ~15 s alone, several times that on a loaded machine.
+BATS_TEST_TIMEOUT=240
 
 MAN=$PPOOL_SRCDIR/man/ppool.1
 BASH_COMP=$PPOOL_SRCDIR/completions/ppool.bash
