@@ -12,11 +12,11 @@ struct scan {
 	int			 depth;
 };
 
-static int	scan_value(struct scan *);
+static int	json_scan_value(struct scan *);
 
 /* Skip JSON whitespace. */
 static void
-scan_space(struct scan *s)
+json_scan_space(struct scan *s)
 {
 	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
 	    *s->p == '\n' || *s->p == '\r'))
@@ -28,7 +28,7 @@ scan_space(struct scan *s)
  * one: overlong forms, surrogates and code points past U+10FFFF are refused.
  */
 static size_t
-utf8_seq(const unsigned char *p, const unsigned char *end)
+json_utf8_seq(const unsigned char *p, const unsigned char *end)
 {
 	unsigned char	 c = p[0];
 	size_t		 n, i;
@@ -65,7 +65,7 @@ utf8_seq(const unsigned char *p, const unsigned char *end)
 
 /* Scan a string token starting at its opening quote. */
 static int
-scan_string(struct scan *s)
+json_scan_string(struct scan *s)
 {
 	size_t	 n;
 	int	 i;
@@ -106,7 +106,7 @@ scan_string(struct scan *s)
 		}
 		if (*s->p < 0x20)
 			return -1;
-		if ((n = utf8_seq(s->p, s->end)) == 0)
+		if ((n = json_utf8_seq(s->p, s->end)) == 0)
 			return -1;
 		s->p += n;
 	}
@@ -114,7 +114,7 @@ scan_string(struct scan *s)
 
 /* Scan one or more decimal digits. */
 static int
-scan_digits(struct scan *s)
+json_scan_digits(struct scan *s)
 {
 	const unsigned char	*start = s->p;
 
@@ -125,7 +125,7 @@ scan_digits(struct scan *s)
 
 /* Scan a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int
-scan_number(struct scan *s)
+json_scan_number(struct scan *s)
 {
 	if (*s->p == '-')
 		s->p++;
@@ -133,18 +133,18 @@ scan_number(struct scan *s)
 		return -1;
 	if (*s->p == '0')
 		s->p++;
-	else if (scan_digits(s) == -1)
+	else if (json_scan_digits(s) == -1)
 		return -1;
 	if (s->p < s->end && *s->p == '.') {
 		s->p++;
-		if (scan_digits(s) == -1)
+		if (json_scan_digits(s) == -1)
 			return -1;
 	}
 	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
 		s->p++;
 		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
 			s->p++;
-		if (scan_digits(s) == -1)
+		if (json_scan_digits(s) == -1)
 			return -1;
 	}
 	return 0;
@@ -152,7 +152,7 @@ scan_number(struct scan *s)
 
 /* Scan a literal word such as true. */
 static int
-scan_word(struct scan *s, const char *word)
+json_scan_word(struct scan *s, const char *word)
 {
 	size_t	 n = strlen(word);
 
@@ -164,7 +164,7 @@ scan_word(struct scan *s, const char *word)
 
 /* Scan an object or an array starting at its opening bracket. */
 static int
-scan_container(struct scan *s)
+json_scan_container(struct scan *s)
 {
 	int	 object = (*s->p == '{');
 	char	 close = object ? '}' : ']';
@@ -172,7 +172,7 @@ scan_container(struct scan *s)
 	if (++s->depth > JSON_DEPTH_MAX)
 		return -1;
 	s->p++;
-	scan_space(s);
+	json_scan_space(s);
 	if (s->p < s->end && *s->p == close) {
 		s->p++;
 		s->depth--;
@@ -181,17 +181,17 @@ scan_container(struct scan *s)
 	for (;;) {
 		if (object) {
 			if (s->p >= s->end || *s->p != '"' ||
-			    scan_string(s) == -1)
+			    json_scan_string(s) == -1)
 				return -1;
-			scan_space(s);
+			json_scan_space(s);
 			if (s->p >= s->end || *s->p != ':')
 				return -1;
 			s->p++;
-			scan_space(s);
+			json_scan_space(s);
 		}
-		if (scan_value(s) == -1)
+		if (json_scan_value(s) == -1)
 			return -1;
-		scan_space(s);
+		json_scan_space(s);
 		if (s->p >= s->end)
 			return -1;
 		if (*s->p == close) {
@@ -202,31 +202,31 @@ scan_container(struct scan *s)
 		if (*s->p != ',')
 			return -1;
 		s->p++;
-		scan_space(s);
+		json_scan_space(s);
 	}
 }
 
 /* Scan one value; leading whitespace must already be skipped. */
 static int
-scan_value(struct scan *s)
+json_scan_value(struct scan *s)
 {
 	if (s->p >= s->end)
 		return -1;
 	switch (*s->p) {
 	case '"':
-		return scan_string(s);
+		return json_scan_string(s);
 	case '{':
 	case '[':
-		return scan_container(s);
+		return json_scan_container(s);
 	case 't':
-		return scan_word(s, "true");
+		return json_scan_word(s, "true");
 	case 'f':
-		return scan_word(s, "false");
+		return json_scan_word(s, "false");
 	case 'n':
-		return scan_word(s, "null");
+		return json_scan_word(s, "null");
 	default:
 		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
-			return scan_number(s);
+			return json_scan_number(s);
 		return -1;
 	}
 }
@@ -253,9 +253,9 @@ json_check(const char *text, size_t len, size_t *erroff)
 	s.p = (const unsigned char *)text;
 	s.end = s.p + len;
 	s.depth = 0;
-	scan_space(&s);
-	if (scan_value(&s) == 0) {
-		scan_space(&s);
+	json_scan_space(&s);
+	if (json_scan_value(&s) == 0) {
+		json_scan_space(&s);
 		if (s.p == s.end)
 			return 0;
 	}
@@ -282,27 +282,27 @@ json_next(const char *text, size_t len, size_t *pos, size_t *key,
 	s.p = (const unsigned char *)text + *pos;
 	s.end = (const unsigned char *)text + len;
 	s.depth = 0;
-	scan_space(&s);
+	json_scan_space(&s);
 	if (s.p >= s.end)
 		return 0;
 	if (*s.p == (object ? '{' : '[') || *s.p == ',')
 		s.p++;
-	scan_space(&s);
+	json_scan_space(&s);
 	if (object) {
 		*key = (const char *)s.p - text;
-		if (s.p >= s.end || *s.p != '"' || scan_string(&s) == -1)
+		if (s.p >= s.end || *s.p != '"' || json_scan_string(&s) == -1)
 			return 0;
 		*klen = (const char *)s.p - text - *key;
-		scan_space(&s);
+		json_scan_space(&s);
 		if (s.p >= s.end || *s.p != ':')
 			return 0;
 		s.p++;
-		scan_space(&s);
+		json_scan_space(&s);
 	}
 	if (s.p >= s.end || *s.p == ']')
 		return 0;
 	value = s.p;
-	if (scan_value(&s) == -1)
+	if (json_scan_value(&s) == -1)
 		return 0;
 	*off = (const char *)value - text;
 	*vlen = s.p - value;
@@ -526,7 +526,7 @@ json_utf8_valid(const char *text, size_t len)
 			p++;
 			continue;
 		}
-		if ((n = utf8_seq(p, end)) == 0)
+		if ((n = json_utf8_seq(p, end)) == 0)
 			return 0;
 		p += n;
 	}
@@ -628,7 +628,7 @@ json_add_text(struct buf *b, const char *text, size_t len)
 	}
 	buf_init(&clean);
 	while (p < end) {
-		if ((n = utf8_seq(p, end)) == 0) {
+		if ((n = json_utf8_seq(p, end)) == 0) {
 			buf_add(&clean, "\xef\xbf\xbd", 3);
 			p++;
 			continue;
@@ -661,7 +661,7 @@ json_add_bytes(struct buf *b, const char *text, size_t len)
 	buf_init(&run);
 	buf_addc(b, '"');
 	while (p < end) {
-		for (start = p; p < end && (n = utf8_seq(p, end)) != 0; p += n)
+		for (start = p; p < end && (n = json_utf8_seq(p, end)) != 0; p += n)
 			;
 		if (p > start) {
 			buf_reset(&run);
