@@ -402,7 +402,8 @@ $MARKER 4"
 	"$PPOOL" -S 1/127.0.0.1,1/127.0.0.2 --ssh-command "$SSH" -w "$w" <in >out 2>err &
 	local pid=$!
 	BG_PIDS+=("$pid")
-	wait_until 20 at_least_lines got 8
+	# Eight sessions log in first: a login under load takes seconds.
+	wait_until 60 at_least_lines got 8
 	sshd_kill_host 127.0.0.2
 	: >go
 	wait_exit "$pid" 30
@@ -431,7 +432,8 @@ $MARKER 4"
 		echo "$SSH_CONNECTION"' "$MARKER" {} "$BATS_TEST_TMPDIR" <in >out 2>err &
 	local pid=$!
 	BG_PIDS+=("$pid")
-	wait_until 20 at_least_lines got 8
+	# Eight sessions log in first: a login under load takes seconds.
+	wait_until 60 at_least_lines got 8
 	sshd_kill_host 127.0.0.2
 	: >go
 	wait_exit "$pid" 30
@@ -454,21 +456,25 @@ $MARKER 4"
 # --- no remote process outlives its task -------------------------------------
 
 @test "-t on a remote task: timed out, and the remote processes are gone (both modes)" {
+	# -t 5, not 1: the clock starts before ssh logs in, and a login under
+	# load (CI runs suites side by side; root's ~/.bashrc may run 'pyenv
+	# init') took over 3 s: the task timed out before its remote side had
+	# started.
 	local s
 	s=$(marked sleep)
-	run --separate-stderr ppool -S 127.0.0.1 --ssh-command "$SSH" -t 1 \
+	run --separate-stderr ppool -S 127.0.0.1 --ssh-command "$SSH" -t 5 \
 		-- sh -c ': >"$1"; "$0" 100' "$s" "$PWD/started" <<<'1'
 	assert_equal "$status" 1
 	assert_file_exists started
-	assert_equal "$(record 1 | jq -c '[.ok, .error, .host]')" '[false,"timed out after 1 s","127.0.0.1"]'
+	assert_equal "$(record 1 | jq -c '[.ok, .error, .host]')" '[false,"timed out after 5 s","127.0.0.1"]'
 	assert_nothing_left 15
 	rm -f started
 	local w
 	w=$(worker "while read x; do : >\"\$W/started\"; '$s' 100; echo \"\$x\"; done")
-	run --separate-stderr ppool -S 127.0.0.1 --ssh-command "$SSH" -t 1 -w "$w" <<<'1'
+	run --separate-stderr ppool -S 127.0.0.1 --ssh-command "$SSH" -t 5 -w "$w" <<<'1'
 	assert_equal "$status" 1
 	assert_file_exists started
-	assert_equal "$(record 1 | jq -c '[.ok, .error, .host]')" '[false,"timed out after 1 s","127.0.0.1"]'
+	assert_equal "$(record 1 | jq -c '[.ok, .error, .host]')" '[false,"timed out after 5 s","127.0.0.1"]'
 	assert_nothing_left 15
 }
 
