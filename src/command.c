@@ -186,8 +186,14 @@ command_pipeline(const struct job *job)
 	size_t		 i, k;
 
 	for (i = 0; i < job->nstages; i++) {
+		/*
+		 * A stage whose program was found execs the job's own argv
+		 * (spawn_start's hook): a copy of its arguments here would be
+		 * made, and freed after the fork, for nothing (100,000 under
+		 * -X).  A shell's stage is run by libpipeline, with them.
+		 */
 		cmd = pipecmd_new(job->stages[i].v[0]);
-		for (k = 1; k < job->stages[i].n; k++)
+		for (k = 1; i >= job->files.n && k < job->stages[i].n; k++)
 			pipecmd_arg(cmd, job->stages[i].v[k]);
 		for (k = 0; k < job->env_names.n; k++)
 			pipecmd_setenv(cmd, job->env_names.v[k],

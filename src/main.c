@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,6 +386,13 @@ main(int argc, char **argv)
 
 	/* err(3) and warn(3) speak as ppool, whatever the binary is called. */
 	program_invocation_short_name = "ppool";
+	/*
+	 * Big buffers (-X commands, captured output) get pages of their own,
+	 * given back whole when freed: glibc's moving threshold would soon put
+	 * them in the heap, where freeing them after a fork writes to pages
+	 * the child still shares.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	program_invocation_name = "ppool";
 	closed = open_std_fds();
 	memset(&cfg, 0, sizeof cfg);

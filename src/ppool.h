@@ -191,9 +191,14 @@ struct argv {
 	char	**v;
 	size_t	  n;
 	size_t	  cap;
+	char	 *block;	/* one allocation of strings, or NULL */
+	size_t	  block_len;
+	size_t	  block_used;
 };
 void	 argv_init(struct argv *);
 void	 argv_add(struct argv *, char *);
+char	*argv_block(struct argv *, size_t);
+void	 argv_adopt(struct argv *, struct argv *);
 void	 argv_free(struct argv *);
 
 /* joblog.c */

@@ -65,15 +65,53 @@ resolve_word(const char *raw, size_t len, char *err, size_t size)
 	return NULL;
 }
 
-/* Append the words of a checked JSON array, [raw, raw+len), to av. */
+/*
+ * Decode one scalar word into av's block (which has room: a word never
+ * decodes longer than its text), or return NULL to take the slow way.
+ */
+static char *
+resolve_word_in_block(struct argv *av, const char *raw, size_t n)
+{
+	struct buf	 b;
+	char		*w = av->block + av->block_used;
+
+	if (raw[0] != '"') {
+		if (!(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9') ||
+		    raw[0] == 't' || raw[0] == 'f'))
+			return NULL;
+		memcpy(w, raw, n);
+		w[n] = '\0';
+		av->block_used += n + 1;
+		return w;
+	}
+	buf_init_home(&b, w, av->block_len - av->block_used);
+	if (json_decode_string(raw, n, &b) != 0 || b.data != w) {
+		buf_free(&b);
+		return NULL;
+	}
+	av->block_used += b.len + 1;
+	return w;
+}
+
+/*
+ * Append the words of a checked JSON array, [raw, raw+len), to av: in one
+ * block of memory (argv_block) when av has none yet, as their decoded
+ * text is never longer than the array's.
+ */
 static int
 resolve_words(const char *raw, size_t len, struct argv *av, char *err,
     size_t size)
 {
 	size_t	 pos = 0, off, n;
+	int	 block = argv_block(av, len + 1) != NULL;
 	char	*w;
 
 	while (json_array_next(raw, len, &pos, &off, &n)) {
+		if (block && (w = resolve_word_in_block(av, raw + off,
+		    n)) != NULL) {
+			argv_add(av, w);
+			continue;
+		}
 		if ((w = resolve_word(raw + off, n, err, size)) == NULL)
 			return -1;
 		argv_add(av, w);
@@ -390,7 +428,7 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 	size_t		 len = buf_used(&s->task);
 	cJSON		*root = NULL;
 	struct fields	 f;
-	struct argv	 args;
+	struct argv	 args, *av;
 	size_t		 off, n;
 	int		 rc = -1;
 
@@ -447,10 +485,14 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 		if (resolve_args(&f, text + off, n, &args, err, size) == -1)
 			goto out;
 		job->kind = JOB_ARGV;
+		av = resolve_stage(job);
 		if (template_expand(cfg->command, args.v, args.n,
 		    text[off] == '{' ? text + off : NULL, n, cfg->xargs,
-		    resolve_stage(job), err, size) == -1)
+		    av, err, size) == -1)
 			goto out;
+		/* Arguments moved to the command take their block along. */
+		if (args.n > 0 && args.v[0] == NULL)
+			argv_adopt(av, &args);
 	}
 	if (resolve_options(&f, job, err, size) == -1)
 		goto out;
