@@ -437,7 +437,8 @@ json_add_utf8(struct buf *b, unsigned cp)
 int
 json_decode_string(const char *tok, size_t len, struct buf *b)
 {
-	size_t		 i, end;
+	const char	*esc;
+	size_t		 i, end, run;
 	unsigned	 cp, lo;
 	int		 nul = 0;
 
@@ -447,7 +448,11 @@ json_decode_string(const char *tok, size_t len, struct buf *b)
 	end = len - 1;
 	for (i = 1; i < end; i++) {
 		if (tok[i] != '\\') {
-			buf_addc(b, tok[i]);
+			/* The bytes up to the next escape, at once. */
+			esc = memchr(tok + i, '\\', end - i);
+			run = esc != NULL ? (size_t)(esc - tok) - i : end - i;
+			buf_add(b, tok + i, run);
+			i += run - 1;
 			continue;
 		}
 		switch (tok[++i]) {
