@@ -340,6 +340,14 @@ spawn_start(pipeline *p, int infd, int outfd, int errfd,
 	for (i = 0; i < n; i++) {
 		pipecmd_pre_exec(pipeline_get_command(p, i), NULL, NULL, NULL);
 		pids[i] = pipeline_get_pid(p, i);
+		/*
+		 * Stage 0's group is made here too, as a shell does for a job:
+		 * the child may not have made it yet, and a signal to the
+		 * group (a timeout's SIGTERM, without pidfds the only one)
+		 * would find no group.  EACCES: it has exec'd, with its group.
+		 */
+		if (i == 0)
+			(void)setpgid(pids[0], pids[0]);
 		pidfds[i] = -1;
 		if (spawn_no_pidfd)
 			continue;
