@@ -4,13 +4,16 @@
  *
  * A task's way from stdin to stdout, file by file: main.c reads the options
  * and calls run.c, whose poll loop drives the rest; input.c reads bytes and
- * cuts them into lines, task.c makes a line a task in a slot of queue.c,
+ * cuts them into lines (or takes rows of source.c and column.c, and groups
+ * them for -n/-X), task.c makes a line a task in a slot of queue.c,
  * which keeps it pending; pool.c gives it to a worker (worker.c) or, in
  * command mode, cmdpool.c starts a command for it (command.c, resolve.c,
  * spawn.c), on a host of host.c; their replies and exits are reported back
  * to pool.c and cmdpool.c, which hand the finished task to queue.c (retries,
  * --halt, joblog.c); order.c says when its turn has come, and output.c
- * writes its record.  sig.c and term.c signal and end; progress.c reports.
+ * writes its record (results.c, into files with --results).  gate.c says
+ * when a start may happen; sig.c and term.c signal and end; progress.c
+ * reports.
  *
  * Ownership: a struct is created and destroyed by the file that declares its
  * functions (buf_init/buf_free, worker_start/worker_free, ...).  Slots are
