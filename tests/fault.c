@@ -23,10 +23,11 @@
  *	PPOOL_FAULT_LOG=FILE	append one line per call to FILE: the function,
  *				the call's number and "fail" or "ok", e.g.
  *				"pipe2 4 fail"; to count a program's calls.
- *	PPOOL_FAKE_LOADAVG=FILE	open(), open64(), openat(), openat64() (and
- *				their _FORTIFY_SOURCE forms __open_2...),
- *				fopen() and fopen64() of exactly the path
- *				"/proc/loadavg" open FILE instead, so that a
+ *	PPOOL_FAKE_LOADAVG=FILE	open() and open64() of exactly the path
+ *				"/proc/loadavg" open FILE instead (gate.c
+ *				reads it with open(); a fortified build
+ *				calls open() too, as its flags are
+ *				constant), so that a
  *				test sets the load average (--load) that
  *				ppool sees, and changes it during a run.
  *				FILE is opened anew at each call: replace it
@@ -184,136 +185,22 @@ real_fn(const char *name)
 	}								\
 } while (0)
 
-int
-open(const char *path, int flags, ...)
-{
-	static int	(*real)(const char *, int, ...);
-	va_list		 ap;
-	mode_t		 mode;
-
-	OPEN_MODE(flags, ap, mode);
-	if (real == NULL &&
-	    (real = (int (*)(const char *, int, ...))
-	    real_fn("open")) == NULL)
-		return -1;
-	return real(fake_path(path), flags, mode);
+/* open() and open64() (the same call on 64-bit Linux), faked alike. */
+#define FAKE_OPEN(name)							\
+int									\
+name(const char *path, int flags, ...)					\
+{									\
+	static int	(*real)(const char *, int, ...);		\
+	va_list		 ap;						\
+	mode_t		 mode;						\
+									\
+	OPEN_MODE(flags, ap, mode);					\
+	if (real == NULL &&						\
+	    (real = (int (*)(const char *, int, ...))			\
+	    real_fn(#name)) == NULL)					\
+		return -1;						\
+	return real(fake_path(path), flags, mode);			\
 }
 
-int
-open64(const char *path, int flags, ...)
-{
-	static int	(*real)(const char *, int, ...);
-	va_list		 ap;
-	mode_t		 mode;
-
-	OPEN_MODE(flags, ap, mode);
-	if (real == NULL &&
-	    (real = (int (*)(const char *, int, ...))
-	    real_fn("open64")) == NULL)
-		return -1;
-	return real(fake_path(path), flags, mode);
-}
-
-int
-openat(int dirfd, const char *path, int flags, ...)
-{
-	static int	(*real)(int, const char *, int, ...);
-	va_list		 ap;
-	mode_t		 mode;
-
-	OPEN_MODE(flags, ap, mode);
-	if (real == NULL &&
-	    (real = (int (*)(int, const char *, int, ...))
-	    real_fn("openat")) == NULL)
-		return -1;
-	return real(dirfd, fake_path(path), flags, mode);
-}
-
-int
-openat64(int dirfd, const char *path, int flags, ...)
-{
-	static int	(*real)(int, const char *, int, ...);
-	va_list		 ap;
-	mode_t		 mode;
-
-	OPEN_MODE(flags, ap, mode);
-	if (real == NULL &&
-	    (real = (int (*)(int, const char *, int, ...))
-	    real_fn("openat64")) == NULL)
-		return -1;
-	return real(dirfd, fake_path(path), flags, mode);
-}
-
-/* What open() becomes under _FORTIFY_SOURCE when flags are not constant. */
-int
-__open_2(const char *path, int flags)
-{
-	static int	(*real)(const char *, int);
-
-	if (real == NULL &&
-	    (real = (int (*)(const char *, int))
-	    real_fn("__open_2")) == NULL)
-		return -1;
-	return real(fake_path(path), flags);
-}
-
-int
-__open64_2(const char *path, int flags)
-{
-	static int	(*real)(const char *, int);
-
-	if (real == NULL &&
-	    (real = (int (*)(const char *, int))
-	    real_fn("__open64_2")) == NULL)
-		return -1;
-	return real(fake_path(path), flags);
-}
-
-int
-__openat_2(int dirfd, const char *path, int flags)
-{
-	static int	(*real)(int, const char *, int);
-
-	if (real == NULL &&
-	    (real = (int (*)(int, const char *, int))
-	    real_fn("__openat_2")) == NULL)
-		return -1;
-	return real(dirfd, fake_path(path), flags);
-}
-
-int
-__openat64_2(int dirfd, const char *path, int flags)
-{
-	static int	(*real)(int, const char *, int);
-
-	if (real == NULL &&
-	    (real = (int (*)(int, const char *, int))
-	    real_fn("__openat64_2")) == NULL)
-		return -1;
-	return real(dirfd, fake_path(path), flags);
-}
-
-/* The C library's fopen() opens without going through open() above. */
-FILE *
-fopen(const char *path, const char *mode)
-{
-	static FILE	*(*real)(const char *, const char *);
-
-	if (real == NULL &&
-	    (real = (FILE *(*)(const char *, const char *))
-	    real_fn("fopen")) == NULL)
-		return NULL;
-	return real(fake_path(path), mode);
-}
-
-FILE *
-fopen64(const char *path, const char *mode)
-{
-	static FILE	*(*real)(const char *, const char *);
-
-	if (real == NULL &&
-	    (real = (FILE *(*)(const char *, const char *))
-	    real_fn("fopen64")) == NULL)
-		return NULL;
-	return real(fake_path(path), mode);
-}
+FAKE_OPEN(open)
+FAKE_OPEN(open64)
