@@ -30,7 +30,6 @@ static struct {
 	int			 held;
 	struct buf		 group;
 	size_t			 gtasks;
-	size_t			 gnargs;
 	size_t			 gbytes;
 	size_t			 arg_room;	/* -X: bytes of arguments */
 } in = { .fd = -1 };
@@ -221,6 +220,8 @@ input_drop(struct slot *s, const char *p, size_t len)
 static int
 input_line(struct slot *s, char **line, size_t *len)
 {
+	int	 failed;
+
 	for (;;) {
 		*line = buf_frame(&in.buf, in.sep, len);
 		if (*line == NULL) {
@@ -230,16 +231,11 @@ input_line(struct slot *s, char **line, size_t *len)
 				in.long_blank = 1;
 			}
 			if (in.discarding) {
-				if (input_drop(s, buf_head(&in.buf), *len)) {
-					buf_consume(&in.buf, *len);
-					if (in.eof)
-						in.discarding = 0;
-					return 1;
-				}
+				failed = input_drop(s, buf_head(&in.buf), *len);
 				buf_consume(&in.buf, *len);
 				if (in.eof)
 					in.discarding = 0;
-				return 0;
+				return failed;
 			}
 			if (!in.eof || *len == 0)
 				return 0;
@@ -365,47 +361,49 @@ input_take(struct slot *s)
 }
 
 /*
- * Append a task's arguments, as JSON array elements, to the group being
- * built (unless NULL); add their count and their size in a command line.
- * Return -1 when the task gives no arguments of that kind (an object,
- * null).
+ * Add one argument to the group being built (unless NULL) as a JSON array
+ * element: plain text is written as a JSON string, JSON is copied; count
+ * its size in a command line (the string, its NUL, its pointer).
+ */
+static void
+input_arg(struct buf *group, const char *p, size_t n, int plain,
+    size_t *bytes)
+{
+	*bytes += n + 1 + sizeof(char *);
+	if (group == NULL)
+		return;
+	if (buf_used(group) > 0)
+		buf_addc(group, ',');
+	if (plain)
+		json_add_bytes(group, p, n);
+	else
+		buf_add(group, p, n);
+}
+
+/*
+ * Add a task's arguments to the group being built (unless NULL) and their
+ * size to *bytes.  Return -1 when the task gives no arguments of that kind
+ * (an object, null).
  */
 static int
-input_args(const struct slot *p, struct buf *group, size_t *nargs,
-    size_t *bytes)
+input_args(const struct slot *p, struct buf *group, size_t *bytes)
 {
 	const char	*text = buf_head(&p->task);
 	size_t		 len = buf_used(&p->task), off, n, pos = 0, a, an;
 
 	if (input_row_format() != INPUT_JSON) {
-		if (group != NULL && *nargs > 0)
-			buf_addc(group, ',');
-		if (group != NULL)
-			json_add_bytes(group, text, len);
-		(*nargs)++;
-		*bytes += len + 1 + sizeof(char *);
+		input_arg(group, text, len, 1, bytes);
 		return 0;
 	}
 	json_trim(text, len, &off, &n);
 	if (n == 0 || text[off] == '{' || text[off] == 'n')
 		return -1;
 	if (text[off] != '[') {
-		if (group != NULL && *nargs > 0)
-			buf_addc(group, ',');
-		if (group != NULL)
-			buf_add(group, text + off, n);
-		(*nargs)++;
-		*bytes += n + 1 + sizeof(char *);
+		input_arg(group, text + off, n, 0, bytes);
 		return 0;
 	}
-	while (json_array_next(text + off, n, &pos, &a, &an)) {
-		if (group != NULL && *nargs > 0)
-			buf_addc(group, ',');
-		if (group != NULL)
-			buf_add(group, text + off + a, an);
-		(*nargs)++;
-		*bytes += an + 1 + sizeof(char *);
-	}
+	while (json_array_next(text + off, n, &pos, &a, &an))
+		input_arg(group, text + off + a, an, 0, bytes);
 	return 0;
 }
 
@@ -419,7 +417,7 @@ static int
 input_group(struct slot *s)
 {
 	struct slot	*p = &in.part;
-	size_t		 nargs, bytes;
+	size_t		 bytes;
 
 	for (;;) {
 		if (!in.held) {
@@ -432,15 +430,15 @@ input_group(struct slot *s)
 		}
 		in.held = 0;
 		if (p->state != SLOT_DONE && in.gtasks > 0) {
-			nargs = bytes = 0;
-			input_args(p, NULL, &nargs, &bytes);
+			bytes = 0;
+			input_args(p, NULL, &bytes);
 			if (in.gbytes + bytes > in.arg_room) {
 				in.held = 1;
 				break;
 			}
 		}
 		if (p->state != SLOT_DONE &&
-		    input_args(p, &in.group, &in.gnargs, &in.gbytes) == -1)
+		    input_args(p, &in.group, &in.gbytes) == -1)
 			task_fail(p, "with -n or -X a task must be a string, a "
 			    "number or an array, not an object or null");
 		if (p->state == SLOT_DONE) {
@@ -461,7 +459,7 @@ input_group(struct slot *s)
 	buf_add(&s->task, buf_head(&in.group), buf_used(&in.group));
 	buf_addc(&s->task, ']');
 	buf_reset(&in.group);
-	in.gtasks = in.gnargs = in.gbytes = 0;
+	in.gtasks = in.gbytes = 0;
 	/* Valid JSON by construction, of checked parts, with no "id". */
 	s->state = SLOT_PENDING;
 	return 1;

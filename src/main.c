@@ -237,22 +237,33 @@ parse_number(const char *name, const char *arg, unsigned long long min,
 }
 
 /*
- * Parse a number of seconds above 0 for option name: digits with at most
- * one decimal point, no sign, blank, exponent or hexadecimal.
+ * Read a decimal number above 0 into *v: digits with at most one decimal
+ * point, no sign, blank, exponent or hexadecimal.  Return -1 when arg is
+ * not one.
  */
-static double
-parse_seconds(const char *name, const char *arg)
+static int
+parse_decimal(const char *arg, double *v)
 {
 	const char	*dot = strchr(arg, '.');
 	char		*end;
-	double		 v;
 
 	errno = 0;
-	v = strtod(arg, &end);
+	*v = strtod(arg, &end);
 	if (arg[strspn(arg, "0123456789.")] != '\0' ||
 	    (dot != NULL && strchr(dot + 1, '.') != NULL) ||
-	    end == arg || *end != '\0' || !(v > 0) ||
-	    (errno == ERANGE && v < 1))
+	    end == arg || *end != '\0' || !(*v > 0) ||
+	    (errno == ERANGE && *v < 1))
+		return -1;
+	return 0;
+}
+
+/* Parse a number of seconds above 0 for option name. */
+static double
+parse_seconds(const char *name, const char *arg)
+{
+	double	 v;
+
+	if (parse_decimal(arg, &v) == -1)
 		usage_error("%s wants a number of seconds above 0, not '%s'",
 		    name, arg);
 	if (v > SECONDS_MAX)
@@ -261,16 +272,13 @@ parse_seconds(const char *name, const char *arg)
 	return v;
 }
 
-/* Parse --load: a load average above 0, digits with at most one dot. */
+/* Parse --load: a load average above 0. */
 static double
 parse_load(const char *arg)
 {
-	char	*end;
 	double	 v;
 
-	v = strtod(arg, &end);
-	if (arg[strspn(arg, "0123456789.")] != '\0' || end == arg ||
-	    *end != '\0' || !(v > 0) || v > 1e6)
+	if (parse_decimal(arg, &v) == -1 || v > 1e6)
 		usage_error("--load wants a load average above 0, such as 1.5 "
 		    "or 4, not '%s'", arg);
 	return v;

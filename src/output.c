@@ -457,13 +457,8 @@ output_record(struct slot *s)
 		output_warn_task(s, NULL);
 		return;
 	}
-	if (out.cfg->tag) {
-		buf_reset(&out.tag);
-		task_tag(&out.tag, s, out.cfg);
-		buf_add(&out.buf, buf_head(&out.tag), buf_used(&out.tag));
-		buf_addc(&out.buf, '\t');
-	}
-	buf_add(&out.buf, s->reply.data + s->res_off, s->res_len);
+	/* A reply is one line: its newline comes after any --tag. */
+	output_tagged(s, s->reply.data + s->res_off, s->res_len);
 	buf_addc(&out.buf, '\n');
 }
 

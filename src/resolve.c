@@ -66,24 +66,16 @@ resolve_word(const char *raw, size_t len, char *err, size_t size)
 }
 
 /*
- * Decode one scalar word into av's block (which has room: a word never
- * decodes longer than its text), or return NULL to take the slow way.
+ * Decode a string word into av's block (which has room: a word never
+ * decodes longer than its text), or return NULL to take resolve_word's
+ * way (a NUL byte in it, which that way refuses with its message).
  */
 static char *
-resolve_word_in_block(struct argv *av, const char *raw, size_t n)
+resolve_string_in_block(struct argv *av, const char *raw, size_t n)
 {
 	struct buf	 b;
 	char		*w = av->block + av->block_used;
 
-	if (raw[0] != '"') {
-		if (!(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9') ||
-		    raw[0] == 't' || raw[0] == 'f'))
-			return NULL;
-		memcpy(w, raw, n);
-		w[n] = '\0';
-		av->block_used += n + 1;
-		return w;
-	}
 	buf_init_home(&b, w, av->block_len - av->block_used);
 	if (json_decode_string(raw, n, &b) != 0 || b.data != w) {
 		buf_free(&b);
@@ -94,9 +86,9 @@ resolve_word_in_block(struct argv *av, const char *raw, size_t n)
 }
 
 /*
- * Append the words of a checked JSON array, [raw, raw+len), to av: in one
- * block of memory (argv_block) when av has none yet, as their decoded
- * text is never longer than the array's.
+ * Append the words of a checked JSON array, [raw, raw+len), to av: the
+ * strings in one block of memory (argv_block) when av has none yet, as
+ * their decoded text is never longer than the array's.
  */
 static int
 resolve_words(const char *raw, size_t len, struct argv *av, char *err,
@@ -107,8 +99,8 @@ resolve_words(const char *raw, size_t len, struct argv *av, char *err,
 	char	*w;
 
 	while (json_array_next(raw, len, &pos, &off, &n)) {
-		if (block && (w = resolve_word_in_block(av, raw + off,
-		    n)) != NULL) {
+		if (block && raw[off] == '"' && (w =
+		    resolve_string_in_block(av, raw + off, n)) != NULL) {
 			argv_add(av, w);
 			continue;
 		}

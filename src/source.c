@@ -24,7 +24,6 @@ static struct {
 	int		 link;		/* --link: every source in one group */
 	int		 started;
 	int		 done;
-	uint64_t	 count;		/* combinations given */
 } S;
 
 /* Whether a word starts a source, and of which kind. */
@@ -279,7 +278,6 @@ source_next(struct buf *task)
 		    strlen(S.v[i].values.v[k]), &first);
 	}
 	buf_addc(task, ']');
-	S.count++;
 	return 1;
 }
 
