@@ -97,6 +97,10 @@ LoginGraceTime 20
 # Each test sends its marker in PPOOL_TEST_MARKER (see ssh_cmd), so that
 # every process its sessions start can be found by its environment.
 AcceptEnv PPOOL_TEST_MARKER
+# bash run by sshd reads ~/.bashrc only as a top-level shell (SHLVL < 2):
+# root's runs 'pyenv init' here, which made a login take 0.9 s quiet and
+# over 5 s under CI's load; the tests measure ppool, not that (0.3 s).
+SetEnv SHLVL=1
 EOF
 	# OpenSSH 9.8+ penalises sources that crash or drop connections (as a
 	# killed ppool does): not here.  Older versions do not know the option.
