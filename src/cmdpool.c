@@ -10,6 +10,7 @@
 
 /* What a pollfd entry of a command stands for. */
 enum watch {
+	WATCH_IN,		/* --pipe: its stdin takes more of the block */
 	WATCH_OUT,
 	WATCH_ERR,
 	WATCH_EXIT
@@ -83,9 +84,15 @@ cmdpool_dispatch(double now)
 	struct command	*c;
 	struct host	*h;
 	struct slot	*s;
+	size_t		 i;
 
 	if (C.n > 0 && gate_squeezed(now))
 		cmdpool_squeeze(now);
+	/* --round-robin: a block was cut, or the input ended, for the idle. */
+	for (i = 0; C.cfg->round_robin && i < C.n; i++) {
+		if (C.cmds[i]->in_fd != -1 && C.cmds[i]->slot->block == NULL)
+			command_feed(C.cmds[i], C.cfg);
+	}
 	while ((s = queue_head()) != NULL && C.n < C.jobs &&
 	    C.n < host_slots() && gate_open(now) &&
 	    (h = host_pick()) != NULL) {
@@ -194,7 +201,7 @@ cmdpool_watch_max(void)
 	size_t	 i, n = 0;
 
 	for (i = 0; i < C.n; i++)
-		n += 2 + C.cmds[i]->nproc;
+		n += 3 + C.cmds[i]->nproc;
 	return n;
 }
 
@@ -204,7 +211,7 @@ cmdpool_add(struct pollfd *pfd, size_t k, int fd, size_t i, enum watch what,
     size_t stage)
 {
 	pfd[k].fd = fd;
-	pfd[k].events = POLLIN;
+	pfd[k].events = what == WATCH_IN ? POLLOUT : POLLIN;
 	pfd[k].revents = 0;
 	C.refs[k].i = i;
 	C.refs[k].what = what;
@@ -225,6 +232,9 @@ cmdpool_watch(struct pollfd *pfd)
 	}
 	for (i = 0; i < C.n; i++) {
 		c = C.cmds[i];
+		/* A --round-robin command between blocks waits for a cut. */
+		if (c->in_fd != -1 && c->slot->block != NULL)
+			k = cmdpool_add(pfd, k, c->in_fd, i, WATCH_IN, 0);
 		if (c->out_fd != -1)
 			k = cmdpool_add(pfd, k, c->out_fd, i, WATCH_OUT, 0);
 		if (c->err_fd != -1)
@@ -254,7 +264,9 @@ cmdpool_events(const struct pollfd *pfd, size_t n, double now)
 			continue;
 		news++;
 		r = &C.refs[k];
-		if (r->what == WATCH_OUT)
+		if (r->what == WATCH_IN)
+			command_feed(C.cmds[r->i], C.cfg);
+		else if (r->what == WATCH_OUT)
 			(void)command_read(C.cmds[r->i], C.cfg, 1, now);
 		else if (r->what == WATCH_ERR)
 			(void)command_read(C.cmds[r->i], C.cfg, 2, now);

@@ -147,14 +147,33 @@ command_find(const char *name, const char *path, const char *cwd,
 	return 0;
 }
 
-/* The stdin a command reads: the task's "stdin" text, or /dev/null. */
+/* The room asked for in a --pipe command's stdin pipe. */
+#define COMMAND_PIPE_SIZE	(1024 * 1024)
+
+/*
+ * The stdin a command reads: the task's "stdin" text, /dev/null, or with
+ * --pipe a pipe whose other end, put in *feed, ppool writes the block to.
+ */
 static int
-command_stdin(const struct job *job)
+command_stdin(const struct job *job, const struct config *cfg, int *feed)
 {
 	size_t	 len, off = 0;
 	ssize_t	 n;
-	int	 fd;
+	int	 fd, p[2];
 
+	*feed = -1;
+	if (cfg->pipe) {
+		if (spawn_pipe(p, 1) == -1)
+			return -1;
+		/*
+		 * A bigger pipe means fewer wake-ups on both sides; where it
+		 * is refused (pipe-max-size, the user's pipe pages) the
+		 * default serves.
+		 */
+		(void)fcntl(p[1], F_SETPIPE_SZ, COMMAND_PIPE_SIZE);
+		*feed = p[1];
+		return p[0];
+	}
 	if (!job->has_stdin)
 		return open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if ((fd = memfd_create("ppool-stdin", MFD_CLOEXEC)) == -1)
@@ -303,7 +322,7 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	struct job	 job;
 	char		 err[512];
 	int		 outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, in = -1;
-	int		 res[2] = { -1, -1 };
+	int		 res[2] = { -1, -1 }, feed = -1;
 	int		 n, saved;
 
 	*out = NULL;
@@ -341,7 +360,7 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	 * pipe libpipeline makes between two stages.
 	 */
 	if (spawn_pipe(outp, 0) == -1 || spawn_pipe(errp, 0) == -1 ||
-	    (in = command_stdin(&job)) == -1 ||
+	    (in = command_stdin(&job, cfg, &feed)) == -1 ||
 	    spawn_reserve((int)job.nstages + (job.nstages > 1 ? 2 : 0)) == -1)
 		goto fail;
 
@@ -375,6 +394,7 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	c->err_fd = errp[0];
 	c->res_fd[0] = res[0];
 	c->res_fd[1] = res[1];
+	c->in_fd = feed;
 	c->timeout = job.timeout > 0 ? job.timeout : cfg->timeout;
 	term_init(&c->term, c->pidfds[0], c->pgid, cfg->kill_after);
 	if (c->timeout > 0)
@@ -382,6 +402,7 @@ command_start(struct slot *s, const struct config *cfg, double now,
 	s->state = SLOT_RUNNING;
 	resolve_free(&job);
 	*out = c;
+	command_feed(c, cfg);
 	return COMMAND_STARTED;
 
 fail:
@@ -394,6 +415,8 @@ fail:
 	}
 	if (in != -1)
 		close(in);
+	if (feed != -1)
+		close(feed);
 	for (n = 0; n < 2; n++) {
 		if (res[n] != -1)
 			close(res[n]);
@@ -523,6 +546,83 @@ command_read(struct command *c, const struct config *cfg, int which,
 	return rc;
 }
 
+/* Close the command's stdin: the end of its input. */
+static void
+command_close_in(struct command *c)
+{
+	close(c->in_fd);
+	c->in_fd = -1;
+}
+
+/*
+ * --pipe: write what the command's stdin takes of its task's block; at
+ * the block's end close its stdin, or with --round-robin go on with the
+ * next block, closing only at the end of the input.  A failed write (the
+ * command closed its stdin) closes it too, and the task fails when the
+ * command exits (command_exited).
+ */
+void
+command_feed(struct command *c, const struct config *cfg)
+{
+	struct slot	*s = c->slot;
+	ssize_t		 n;
+
+	while (c->in_fd != -1) {
+		if (s->block == NULL) {
+			if ((s->block = block_cut()) == NULL) {
+				if (block_done())
+					command_close_in(c);
+				return;
+			}
+			c->in_sent = 0;
+		}
+		n = block_write(s->block, &c->in_sent, c->in_fd);
+		if (n > 0) {
+			c->in_total += (uint64_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == -1)
+			c->in_error = errno;
+		else if (cfg->round_robin) {
+			/* Written: the next block may be cut in its place. */
+			block_release(s->block);
+			s->block = NULL;
+			continue;
+		}
+		command_close_in(c);
+	}
+}
+
+/*
+ * Whether the command's stdin was left short of its input: it exited, or
+ * closed stdin, before ppool had written it all.  Say so in s.
+ */
+static int
+command_short_in(struct command *c, const struct config *cfg)
+{
+	struct slot	*s = c->slot;
+
+	if (c->in_fd == -1 && c->in_error == 0)
+		return 0;
+	if (c->in_error != 0 && c->in_error != EPIPE)
+		task_fail(s, "cannot write its input to its stdin: %s",
+		    strerror(c->in_error));
+	else if (cfg->round_robin)
+		task_fail(s, "its stdin was closed before the input ended "
+		    "(%llu bytes written to it)",
+		    (unsigned long long)c->in_total);
+	else
+		task_fail(s, "its stdin was closed before it took its block "
+		    "(%llu of %llu bytes written)",
+		    (unsigned long long)c->in_sent,
+		    (unsigned long long)s->block->len);
+	return 1;
+}
+
 /*
  * Stop the command for a reason: SIGTERM to its process group now, SIGKILL
  * after --kill-after seconds (term.c).
@@ -640,7 +740,10 @@ command_exited(struct command *c, const struct config *cfg, size_t i,
 	else if (!s->ok) {
 		spawn_describe(status, how, sizeof how);
 		task_fail(s, "%s", how);
-	}
+	} else if (command_short_in(c, cfg))
+		s->ok = 0;
+	if (c->in_fd != -1)
+		command_close_in(c);
 	s->state = SLOT_DONE;
 	term_gone(&c->term);
 	return COMMAND_FINISHED;
@@ -660,6 +763,8 @@ command_free(struct command *c)
 		close(c->out_fd);
 	if (c->err_fd != -1)
 		close(c->err_fd);
+	if (c->in_fd != -1)
+		close(c->in_fd);
 	for (i = 0; i < 2; i++) {
 		if (c->res_fd[i] != -1)
 			close(c->res_fd[i]);

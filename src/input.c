@@ -32,7 +32,11 @@ static struct {
 	size_t			 gtasks;
 	size_t			 gbytes;
 	size_t			 arg_room;	/* -X: bytes of arguments */
+	unsigned		 jobs;		/* commands at once */
+	unsigned		 rr_made;	/* --round-robin: commands made */
 } in = { .fd = -1 };
+
+static void	input_open_blocks(const struct config *, unsigned);
 
 /*
  * -X: the bytes a command's arguments may take, as xargs counts them
@@ -59,9 +63,12 @@ input_arg_room(const struct config *cfg)
 	return ((size_t)max - used) / (uses > 0 ? uses : 1);
 }
 
-/* Open the input named by -a, or take stdin. */
+/*
+ * Open the input named by -a, or take stdin; jobs commands run at once
+ * (--pipe lends blocks to that many, and --round-robin starts that many).
+ */
 void
-input_open(const struct config *cfg)
+input_open(const struct config *cfg, unsigned jobs)
 {
 	in.cfg = cfg;
 	in.sep = cfg->input_format == INPUT_NUL ? '\0' : '\n';
@@ -81,11 +88,26 @@ input_open(const struct config *cfg)
 		 * which does not block.
 		 */
 		in.fd = STDIN_FILENO;
-		return;
-	}
-	in.fd = open(cfg->input_path, O_RDONLY | O_CLOEXEC);
-	if (in.fd == -1)
+	} else if ((in.fd = open(cfg->input_path, O_RDONLY | O_CLOEXEC)) ==
+	    -1)
 		err(EXIT_FATAL, "cannot open input file %s", cfg->input_path);
+	if (cfg->pipe)
+		input_open_blocks(cfg, jobs);
+}
+
+/* --pipe, --pipepart: the input is cut into blocks (block.c). */
+static void
+input_open_blocks(const struct config *cfg, unsigned jobs)
+{
+	struct stat	 sb;
+
+	if (cfg->pipepart && (fstat(in.fd, &sb) == -1 ||
+	    !S_ISREG(sb.st_mode)))
+		errx(EXIT_FATAL, "--pipepart: %s is not a regular file; it "
+		    "cuts a file by seeking in it: use --pipe to read a pipe",
+		    cfg->input_path);
+	block_init(cfg, in.fd, jobs);
+	in.jobs = jobs;
 }
 
 /* Close the input and free its buffer. */
@@ -95,6 +117,8 @@ input_close(void)
 	if (in.fd > STDIN_FILENO)
 		close(in.fd);
 	in.fd = -1;
+	if (in.cfg->pipe)
+		block_free();
 	buf_free(&in.buf);
 	buf_free(&in.group);
 	task_clear(&in.part);
@@ -104,6 +128,8 @@ input_close(void)
 int
 input_fd(void)
 {
+	if (in.cfg->pipe)
+		return block_fd();
 	return in.eof ? -1 : in.fd;
 }
 
@@ -113,6 +139,9 @@ input_rows_done(void)
 {
 	if (in.cfg->sources)
 		return source_done();
+	if (in.cfg->pipe)
+		return block_done() ||
+		    (in.cfg->round_robin && in.rr_made == in.jobs);
 	return in.eof && buf_used(&in.buf) == 0;
 }
 
@@ -133,6 +162,8 @@ input_read(void)
 {
 	ssize_t	 n;
 
+	if (in.cfg->pipe)
+		return block_read();
 	if (in.eof)
 		return 0;
 	n = buf_read(&in.buf, in.fd, INPUT_CHUNK);
@@ -154,7 +185,7 @@ input_read(void)
 int
 input_failed(void)
 {
-	return in.failed;
+	return in.failed || (in.cfg->pipe && block_failed());
 }
 
 /*
@@ -466,6 +497,27 @@ input_group(struct slot *s)
 }
 
 /*
+ * --pipe: lend the next block to s, described as where it is in the input;
+ * with --round-robin the first of a command's blocks, for the first -j.
+ */
+static int
+input_block(struct slot *s)
+{
+	if (in.cfg->round_robin && in.rr_made == in.jobs)
+		return 0;
+	if ((s->block = block_cut()) == NULL)
+		return 0;
+	if (in.cfg->round_robin) {
+		buf_addstr(&s->task, "{\"round_robin\":");
+		buf_add_uint(&s->task, ++in.rr_made);
+		buf_addc(&s->task, '}');
+	} else
+		block_describe(&s->task, s->block);
+	s->state = SLOT_PENDING;
+	return 1;
+}
+
+/*
  * Cut the next task out of the buffered input into s.  Return 1 when s
  * holds a task (pending, or done with an error), 0 when more input is
  * needed or the input is finished.
@@ -473,6 +525,8 @@ input_group(struct slot *s)
 int
 input_next(struct slot *s)
 {
+	if (in.cfg->pipe)
+		return input_block(s);
 	if (in.cfg->max_args == 0)
 		return input_take(s);
 	return input_group(s);
@@ -493,7 +547,7 @@ input_count(void)
 	uint64_t	 count = 0;
 	int		 blank = 1;
 
-	if (fstat(in.fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	if (in.cfg->pipe || fstat(in.fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
 	    (off = lseek(in.fd, 0, SEEK_CUR)) == -1)
 		return 0;
 	while ((n = pread(in.fd, chunk, sizeof chunk, off)) > 0) {

@@ -20,7 +20,8 @@
 
 /* Long options without a short form. */
 enum {
-	OPT_CSV = 256,
+	OPT_BLOCK = 256,
+	OPT_CSV,
 	OPT_DELAY,
 	OPT_DRY_RUN,
 	OPT_ENVELOPE,
@@ -35,11 +36,16 @@ enum {
 	OPT_MAX_LINE,
 	OPT_MAX_OUTPUT,
 	OPT_MEMFREE,
+	OPT_PIPE,
+	OPT_PIPEPART,
 	OPT_PROGRESS,
+	OPT_RECEND,
+	OPT_RECSTART,
 	OPT_RESULTS,
 	OPT_RESUME,
 	OPT_RESUME_FAILED,
 	OPT_RETRIES,
+	OPT_ROUND_ROBIN,
 	OPT_SSH_COMMAND,
 	OPT_SSH_FILE,
 	OPT_TAG,
@@ -48,6 +54,7 @@ enum {
 
 /* One alphabetical table; usage() and the man page follow it. */
 static const struct option longopts[] = {
+	{ "block",	required_argument,	NULL,	OPT_BLOCK },
 	{ "colsep",	required_argument,	NULL,	'C' },
 	{ "csv",	no_argument,		NULL,	OPT_CSV },
 	{ "delay",	required_argument,	NULL,	OPT_DELAY },
@@ -72,11 +79,16 @@ static const struct option longopts[] = {
 	{ "memfree",	required_argument,	NULL,	OPT_MEMFREE },
 	{ "null",	no_argument,		NULL,	'0' },
 	{ "output",	required_argument,	NULL,	'o' },
+	{ "pipe",	no_argument,		NULL,	OPT_PIPE },
+	{ "pipepart",	no_argument,		NULL,	OPT_PIPEPART },
 	{ "progress",	no_argument,		NULL,	OPT_PROGRESS },
+	{ "recend",	required_argument,	NULL,	OPT_RECEND },
+	{ "recstart",	required_argument,	NULL,	OPT_RECSTART },
 	{ "resume",	no_argument,		NULL,	OPT_RESUME },
 	{ "results",	required_argument,	NULL,	OPT_RESULTS },
 	{ "resume-failed", no_argument,		NULL,	OPT_RESUME_FAILED },
 	{ "retries",	required_argument,	NULL,	OPT_RETRIES },
+	{ "round-robin", no_argument,		NULL,	OPT_ROUND_ROBIN },
 	{ "ssh",	required_argument,	NULL,	'S' },
 	{ "ssh-command", required_argument,	NULL,	OPT_SSH_COMMAND },
 	{ "ssh-file",	required_argument,	NULL,	OPT_SSH_FILE },
@@ -306,6 +318,104 @@ make_results_dir(const char *dir)
 		err(EXIT_FATAL, "--results: cannot write in %s", dir);
 }
 
+/* The longest --recend and --recstart together. */
+#define RECORD_SEP_MAX	1024
+/* The largest --block, as GNU parallel's. */
+#define BLOCK_MAX	((1ULL << 31) - 1)
+
+/*
+ * Decode --recend or --recstart as GNU parallel does: \0 \n \r \t \' \"
+ * and \\ are the bytes they name, any other byte is itself.  Return the
+ * bytes (their count in *len), which live till exit.
+ */
+static char *
+parse_escapes(const char *arg, size_t *len)
+{
+	static const char	 from[] = "0nrt'\"\\", to[] = "\0\n\r\t'\"\\";
+	char			*out = xmalloc(strlen(arg) + 1), *e;
+	size_t			 n = 0;
+
+	for (; *arg != '\0'; arg++) {
+		if (arg[0] == '\\' && arg[1] != '\0' &&
+		    (e = strchr(from, arg[1])) != NULL) {
+			out[n++] = to[e - from];
+			arg++;
+		} else
+			out[n++] = *arg;
+	}
+	*len = n;
+	return out;
+}
+
+/*
+ * Check --pipe and --pipepart against the rest of the command line and
+ * settle the record separators: recend and recstart as given, or NULL.
+ */
+static void
+check_pipe(struct config *cfg, const char *recend, const char *recstart,
+    const char *pipe_only)
+{
+	const char	*lines = NULL;
+
+	if (!cfg->pipe) {
+		if (pipe_only != NULL)
+			usage_error("%s is for --pipe and --pipepart: give one "
+			    "of them", pipe_only);
+		return;
+	}
+	if (cfg->worker_cmd != NULL)
+		usage_error("--pipe is for command mode: a worker answers one "
+		    "line per task line, and a block is many lines (without "
+		    "--pipe each line is a task for -w)");
+	if (cfg->command == NULL)
+		usage_error("--pipe gives each block to a COMMAND's stdin: "
+		    "give one (ppool --pipe wc -l)");
+	if (cfg->sources)
+		usage_error("--pipe cuts stdin or -a FILE into blocks; ::: "
+		    "values have no place in it");
+	if (cfg->colsep != NULL)
+		lines = "--colsep";
+	else if (cfg->header)
+		lines = "--header";
+	else if (cfg->input_format == INPUT_LINES)
+		lines = "-L";
+	else if (cfg->input_format == INPUT_NUL)
+		lines = "-0";
+	else if (cfg->input_format == INPUT_CSV)
+		lines = "--csv";
+	else if (cfg->max_args > 0 || cfg->xargs)
+		lines = cfg->xargs ? "-X" : "-n";
+	if (lines != NULL)
+		usage_error("%s cuts the input into tasks; --pipe cuts it into "
+		    "blocks (--recend, --recstart): give one of them", lines);
+	if (cfg->tag)
+		usage_error("--tag shows a task's arguments; a --pipe block "
+		    "gives none");
+	if (cfg->pipepart && cfg->input_path == NULL)
+		usage_error("--pipepart cuts a file by seeking in it: name it "
+		    "with -a FILE (use --pipe for stdin)");
+	if (cfg->round_robin && cfg->retries > 0)
+		usage_error("--round-robin feeds the input to long-lived "
+		    "commands once: it cannot be used with --retries");
+	if (cfg->round_robin && cfg->memfree > 0)
+		usage_error("--round-robin feeds the input to long-lived "
+		    "commands once: it cannot be used with --memfree");
+	if (cfg->block_size == 0)
+		cfg->block_size = 1024 * 1024;
+	/* --recstart alone: records end where one starts, as GNU parallel. */
+	if (recend == NULL)
+		recend = recstart != NULL ? "" : "\n";
+	if (recstart == NULL)
+		recstart = "";
+	cfg->recend = parse_escapes(recend, &cfg->recend_len);
+	cfg->recstart = parse_escapes(recstart, &cfg->recstart_len);
+	if (cfg->recend_len + cfg->recstart_len > RECORD_SEP_MAX)
+		usage_error("--recend and --recstart may be %d bytes together, "
+		    "not %zu", RECORD_SEP_MAX,
+		    cfg->recend_len + cfg->recstart_len);
+	cfg->task_format = INPUT_BLOCK;
+}
+
 /* Parse --halt: never, or soon|now,fail=N or soon|now,fail=P%. */
 static void
 parse_halt(struct config *cfg, const char *arg)
@@ -389,6 +499,7 @@ main(int argc, char **argv)
 	struct config	 cfg;
 	char		 msg[512];
 	const char	*worker_only = NULL, *command_only = NULL;
+	const char	*pipe_only = NULL, *recend = NULL, *recstart = NULL;
 	int		 ch, closed, max_output_given = 0, output_given = 0;
 	int		 src, window_given = 0;
 
@@ -443,8 +554,31 @@ main(int argc, char **argv)
 			command_only = "-X";
 			cfg.xargs = 1;
 			break;
+		case OPT_BLOCK:
+			pipe_only = "--block";
+			cfg.block_size = parse_number("--block", optarg, 1,
+			    BLOCK_MAX, 1);
+			break;
 		case OPT_CSV:
 			cfg.input_format = INPUT_CSV;
+			break;
+		case OPT_PIPEPART:
+			cfg.pipepart = 1;
+			/* FALLTHROUGH */
+		case OPT_PIPE:
+			cfg.pipe = 1;
+			break;
+		case OPT_RECEND:
+			pipe_only = "--recend";
+			recend = optarg;
+			break;
+		case OPT_RECSTART:
+			pipe_only = "--recstart";
+			recstart = optarg;
+			break;
+		case OPT_ROUND_ROBIN:
+			pipe_only = "--round-robin";
+			cfg.round_robin = 1;
 			break;
 		case OPT_DELAY:
 			cfg.delay = parse_seconds("--delay", optarg);
@@ -644,10 +778,12 @@ main(int argc, char **argv)
 	if (cfg.xargs && cfg.max_args == 0)
 		cfg.max_args = ULONG_MAX;
 	/*
-	 * A command of -X holds up to the argument limit (megabytes): a
-	 * window of 1024 of them would be gigabytes.  Enough to keep -j busy.
+	 * A command of -X holds up to the argument limit (megabytes), one of
+	 * --pipe often a block's worth of output: a window of 1024 of them
+	 * would be gigabytes.  Enough to keep -j busy.
 	 */
-	if (cfg.xargs && !window_given && cfg.window > 2 * cfg.jobs + 2)
+	if ((cfg.xargs || cfg.pipe) && !window_given &&
+	    cfg.window > 2 * cfg.jobs + 2)
 		cfg.window = 2 * cfg.jobs + 2;
 	if (cfg.colsep != NULL && cfg.input_format == INPUT_CSV)
 		usage_error("--colsep and --csv exclude each other (--csv "
@@ -660,6 +796,7 @@ main(int argc, char **argv)
 	if (cfg.sources || cfg.colsep != NULL || cfg.header ||
 	    cfg.input_format == INPUT_CSV || cfg.max_args > 0)
 		cfg.task_format = INPUT_JSON;
+	check_pipe(&cfg, recend, recstart, pipe_only);
 	column_init(cfg.colsep);
 	if (cfg.header && cfg.sources) {
 		struct argv	 names;

@@ -65,7 +65,8 @@ enum input_format {
 	INPUT_JSON,		/* one JSON value a line */
 	INPUT_LINES,		/* -L: one plain-text task a line */
 	INPUT_NUL,		/* -0: plain-text tasks ended by NUL */
-	INPUT_CSV		/* --csv: a CSV row a task (input only) */
+	INPUT_CSV,		/* --csv: a CSV row a task (input only) */
+	INPUT_BLOCK		/* --pipe: a block of the stream a task */
 };
 
 enum output_format {
@@ -94,6 +95,14 @@ struct config {
 	int			 header;	/* --header : */
 	unsigned long		 max_args;	/* -n, or -X's count: 0 = one */
 	int			 xargs;		/* -X: as many as fit */
+	int			 pipe;		/* --pipe or --pipepart */
+	int			 pipepart;	/* --pipepart */
+	int			 round_robin;	/* --round-robin */
+	size_t			 block_size;	/* --block */
+	const char		*recend;	/* --recend, escapes decoded */
+	size_t			 recend_len;
+	const char		*recstart;	/* --recstart, the same */
+	size_t			 recstart_len;
 	const char		*results;	/* --results, or NULL */
 	int			 tag;		/* --tag */
 	int			 line_buffer;	/* --line-buffer */
@@ -282,6 +291,7 @@ struct slot {
 	double		 ms;		/* elapsed milliseconds */
 	double		 wall_start;	/* the same since the epoch (joblog) */
 	struct slot	*next;		/* free list */
+	struct block	*block;		/* --pipe: its stdin, lent by block.c */
 	/* Where task and reply live unless they outgrow it. */
 	char		 task_home[SLOT_HOME];
 	char		 reply_home[SLOT_HOME];
@@ -341,8 +351,29 @@ void	 gate_started(void);
 int	 gate_squeezed(double);
 double	 gate_due(double, int, int);
 
+/* block.c */
+/* A piece of a stream cut at a record end: its bytes, or a span of a file. */
+struct block {
+	uint64_t	 off;		/* where it starts in the input */
+	uint64_t	 len;		/* its bytes */
+	char		*data;		/* read from a pipe: the bytes; NULL:
+					   they are in the file */
+	size_t		 cap;
+	int		 lent;		/* a task holds it */
+};
+void	 block_init(const struct config *, int, unsigned);
+void	 block_free(void);
+int	 block_fd(void);
+int	 block_read(void);
+int	 block_failed(void);
+struct block *block_cut(void);
+void	 block_release(struct block *);
+int	 block_done(void);
+void	 block_describe(struct buf *, const struct block *);
+ssize_t	 block_write(const struct block *, uint64_t *, int);
+
 /* input.c */
-void	 input_open(const struct config *);
+void	 input_open(const struct config *, unsigned);
 void	 input_close(void);
 int	 input_fd(void);
 int	 input_eof(void);
@@ -502,6 +533,10 @@ struct command {
 	char		 lost[384];	/* how its host failed, or "" */
 	int		 res_fd[2];	/* --results: stdout, stderr files */
 	int		 again;		/* --memfree stopped it: run it again */
+	int		 in_fd;		/* --pipe: its stdin's pipe, or -1 */
+	uint64_t	 in_sent;	/* bytes of the slot's block written */
+	uint64_t	 in_total;	/* bytes of all its blocks written */
+	int		 in_error;	/* errno of a failed write, or 0 */
 	unsigned long	 order;		/* starts before it, for "youngest" */
 };
 enum command_start {
@@ -519,6 +554,7 @@ enum command_start command_start(struct slot *, const struct config *,
 	    double, struct host *, int, struct command **);
 enum io_status command_read(struct command *, const struct config *, int,
 	    double);
+void	 command_feed(struct command *, const struct config *);
 void	 command_kill(struct command *, double, const char *);
 double	 command_timer(struct command *, double);
 enum command_end command_exited(struct command *, const struct config *,

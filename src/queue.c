@@ -106,6 +106,11 @@ queue_done(struct slot *s)
 		return;
 	}
 	s->state = SLOT_DONE;
+	if (s->block != NULL) {
+		/* Kept till now for a retry; the next block may be cut. */
+		block_release(s->block);
+		s->block = NULL;
+	}
 	if (!s->skip) {
 		Q.finished++;
 		if (!s->ok)
@@ -276,10 +281,16 @@ queue_fill(void)
 	return n;
 }
 
-/* Whether the input should be polled for more tasks. */
+/*
+ * Whether the input should be polled for more tasks.  --pipe reads while
+ * block.c has room, which taking a block (--round-robin's commands take
+ * them after queue_fill) may have made.
+ */
 int
 queue_wants_input(void)
 {
+	if (Q.cfg->pipe)
+		return !Q.stopping && input_fd() != -1;
 	return Q.want_input && !Q.stopping;
 }
 

@@ -434,7 +434,9 @@ resolve_job(const struct slot *s, const struct config *cfg, struct job *job,
 			argv_add(&job->stages[0], xstrdup("-c"));
 			argv_add(&job->stages[0], xstrndup(text, len));
 		} else {
-			argv_add(&args, xstrndup(text, len));
+			/* --pipe: a block is the command's stdin, no argument. */
+			if (cfg->task_format != INPUT_BLOCK)
+				argv_add(&args, xstrndup(text, len));
 			job->kind = JOB_ARGV;
 			if (template_expand(cfg->command, args.v, args.n, NULL,
 			    0, cfg->xargs, resolve_stage(job), err,

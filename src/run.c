@@ -367,17 +367,17 @@ run_pool(const struct config *cfg)
 	R.cfg = cfg;
 	R.workers = cfg->worker_cmd != NULL;
 	jobs = host_slots() < SLOTS_MAX ? host_slots() : SLOTS_MAX;
+	jobs = run_fd_budget(jobs);
 	/*
 	 * Opening -a FIFO waits for a writer, and reading a joblog may take
 	 * long: till they are done, nothing runs, and a signal's default
 	 * action ends ppool (a handler would only note it, and open() would
 	 * go on waiting).
 	 */
-	input_open(cfg);
+	input_open(cfg, jobs);
 	output_init(cfg);
 	joblog_open(cfg);
 	sig_init();
-	jobs = run_fd_budget(jobs);
 	spawn_init(sig_wake_fd());
 	progress_init(cfg, run_now(), cfg->progress ? input_count() : 0);
 	order_init(cfg->window, cfg->unordered);

@@ -34,6 +34,7 @@ task_clear(struct slot *s)
 	s->term_sig = 0;
 	s->out_trunc = s->err_trunc = 0;
 	s->dry = 0;
+	s->block = NULL;
 	s->id_off = s->id_len = 0;
 	s->res_off = s->res_len = 0;
 	s->res_kind = RESULT_STRING;
@@ -127,6 +128,7 @@ task_parse(struct slot *s, const struct config *cfg, enum input_format format)
 		break;
 	case INPUT_LINES:
 	case INPUT_CSV:
+	case INPUT_BLOCK:
 		break;
 	}
 }
