@@ -251,7 +251,11 @@ block_scan(void)
 	B.cut = 0;
 	if (b->len == 0 || (!B.eof && b->len < B.size))
 		return;
-	if (B.eof && b->len <= B.size) {
+	/*
+	 * Exactly --block bytes are cut at a record end even when nothing
+	 * follows, as GNU parallel (which cannot know that yet) does.
+	 */
+	if (B.eof && b->len < B.size) {
 		B.cut = b->len;
 		return;
 	}
@@ -402,7 +406,8 @@ block_file_end(uint64_t pos)
 {
 	uint64_t	 w = pos + B.size, c;
 
-	if (w >= B.end)
+	/* As block_scan: exactly --block bytes left are still cut (--pipe). */
+	if (w > B.end || (w == B.end && B.part))
 		return B.end;
 	if (B.seplen == 0)
 		return w;
