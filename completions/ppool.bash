@@ -69,10 +69,11 @@ _ppool_scan()
 			continue
 			;;
 		-a | --input | -C | --colsep | -j | --jobs | -P | -n | -N | --max-args | \
-		-o | --output | -r | --max-reqs | -t | --timeout | --delay | --halt | \
-		--header | --inflight | --joblog | --kill-after | --load | --max-line | \
-		--max-output | --memfree | --results | --retries | -S | --ssh | \
-		--ssh-command | --ssh-file | --window | -[0LuvX]*[aCjnNPortS])
+		-o | --output | -r | --max-reqs | -t | --timeout | --block | --delay | \
+		--halt | --header | --inflight | --joblog | --kill-after | --load | \
+		--max-line | --max-output | --memfree | --recend | --recstart | \
+		--results | --retries | -S | --ssh | --ssh-command | --ssh-file | \
+		--window | -[0LuvX]*[aCjnNPortS])
 			# The argument is the next word, or "=" and the word after it.
 			if [[ ${words[i + 1]} == = ]]; then
 				((i += 3))
@@ -227,22 +228,24 @@ _ppool()
 		return
 		;;
 	-C | --colsep | -j | --jobs | -P | -n | -N | --max-args | -r | --max-reqs | \
-	-t | --timeout | --delay | --inflight | --kill-after | --load | \
-	--max-line | --max-output | --memfree | --retries | --window | \
-	-[0LuvX]*[CjnNPrt])
-		# A number, a size or a regular expression: nothing to offer.
+	-t | --timeout | --block | --delay | --inflight | --kill-after | --load | \
+	--max-line | --max-output | --memfree | --recend | --recstart | \
+	--retries | --window | -[0LuvX]*[CjnNPrt])
+		# A number, a size, a regular expression or a record separator:
+		# nothing to offer.
 		return
 		;;
 	esac
 
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W '-0 -a -C -h -j -L -n -N -o -P -r -S -t -u
-		    -v -V -w -X --colsep= --csv --delay= --dry-run --envelope
-		    --halt= --header= --help --inflight= --input= --jobs= --joblog=
-		    --kill-after= --line-buffer --lines --link --load= --max-args=
-		    --max-line= --max-output= --max-reqs= --memfree= --null
-		    --output= --progress --results= --resume --resume-failed
-		    --retries= --ssh= --ssh-command= --ssh-file= --tag --timeout=
+		    -v -V -w -X --block= --colsep= --csv --delay= --dry-run
+		    --envelope --halt= --header= --help --inflight= --input= --jobs=
+		    --joblog= --kill-after= --line-buffer --lines --link --load=
+		    --max-args= --max-line= --max-output= --max-reqs= --memfree=
+		    --null --output= --pipe --pipepart --progress --recend=
+		    --recstart= --results= --resume --resume-failed --retries=
+		    --round-robin --ssh= --ssh-command= --ssh-file= --tag --timeout=
 		    --unordered --verbose --version --window= --worker=' -- "$cur"))
 		if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
 			compopt -o nospace 2>/dev/null

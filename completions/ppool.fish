@@ -46,7 +46,7 @@ function __fish_ppool_where
             set want_value 1
         else if string match -qr -- '^(-[0LuvX]*w.+|--worker=.*)$' $t
             set worker 1
-        else if string match -qr -- '^(-[0LuvX]*[aCjnNPortS]|--(input|colsep|jobs|max-args|output|timeout|delay|halt|header|inflight|joblog|kill-after|load|max-line|max-output|max-reqs|memfree|results|retries|ssh|ssh-command|ssh-file|window))$' $t
+        else if string match -qr -- '^(-[0LuvX]*[aCjnNPortS]|--(input|colsep|jobs|max-args|output|timeout|block|delay|halt|header|inflight|joblog|kill-after|load|max-line|max-output|max-reqs|memfree|recend|recstart|results|retries|ssh|ssh-command|ssh-file|window))$' $t
             set want_value 1
         else if string match -qr -- '^-.' $t
             continue
@@ -96,6 +96,7 @@ set -l opt '__fish_ppool_at option'
 complete -c ppool -f
 complete -c ppool -n $opt -s 0 -l null -d 'Plain-text tasks separated by NUL bytes'
 complete -c ppool -n $opt -s a -l input -r -F -d 'Read tasks from FILE instead of stdin'
+complete -c ppool -n $opt -l block -x -d 'With --pipe: blocks of about SIZE bytes (default 1M; K M G T: 1024s, k m g t: 1000s)'
 complete -c ppool -n $opt -s C -l colsep -x -d 'Split each plain-text task into columns {1} {2}... (POSIX extended regex)'
 complete -c ppool -n $opt -l csv -d 'Read the input as CSV (RFC 4180): a row is a task'
 complete -c ppool -n $opt -l delay -x -d 'At least SECS between two starts'
@@ -119,12 +120,17 @@ complete -c ppool -n $opt -l max-output -x -d 'Command mode: stdout and stderr k
 complete -c ppool -n $opt -l memfree -x -d 'Start nothing while MemAvailable is under SIZE; stop the youngest task under SIZE/2'
 complete -c ppool -n $opt -s o -l output -x -a 'json\t"One JSON record per task" raw\t"Payloads only"' -d 'Output format'
 complete -c ppool -n $opt -s P -x -d 'Same as -j'
+complete -c ppool -n $opt -l pipe -d 'Command mode: stdin is one stream cut into blocks, each the stdin of one command'
+complete -c ppool -n $opt -l pipepart -d '--pipe for a regular file (-a FILE), cut by seeking'
 complete -c ppool -n $opt -l progress -d 'A live progress line on stderr (a terminal)'
 complete -c ppool -n $opt -s r -l max-reqs -x -d 'Worker mode: retire a worker after N tasks (default 0, never)'
+complete -c ppool -n $opt -l recend -x -d 'With --pipe: a record ends with STR (default \\n)'
+complete -c ppool -n $opt -l recstart -x -d 'With --pipe: a record starts with STR (default none)'
 complete -c ppool -n $opt -l results -x -a '(__fish_complete_directories)' -d 'Command mode: stdout, stderr and record of each task in DIR/SEQ/'
 complete -c ppool -n $opt -l resume -d 'With --joblog: skip tasks it records as finished'
 complete -c ppool -n $opt -l resume-failed -d 'With --joblog: skip tasks it records as succeeded'
 complete -c ppool -n $opt -l retries -x -d 'Run a failed task up to N more times (default 0)'
+complete -c ppool -n $opt -l round-robin -d 'With --pipe: -j long-lived commands share the blocks'
 complete -c ppool -n $opt -s S -l ssh -x -a '(__fish_ppool_hosts)' -d 'Run on these hosts through ssh: [N/]host,... (: is this machine)'
 complete -c ppool -n $opt -l ssh-command -x -a '(__fish_complete_command)' -d 'Run CMD instead of ssh (split like a shell would)'
 complete -c ppool -n $opt -l ssh-file -r -F -d 'The hosts of -S, one a line'

@@ -116,12 +116,14 @@ usage(FILE *f)
 "             [--ssh-command cmd] [--ssh-file file] [--tag] [--window N]\n"
 "             -w worker-command [::: arg ... | :::: file ...]\n"
 "       ppool [-0LuvX] [-a file] [-C regex] [-j jobs] [-n N] [-o format]\n"
-"             [-S hosts] [-t secs] [--csv] [--delay secs] [--dry-run]\n"
-"             [--halt when] [--header :] [--joblog file] [--kill-after secs]\n"
-"             [--line-buffer] [--link] [--load N] [--max-line bytes]\n"
-"             [--max-output bytes] [--memfree size] [--progress]\n"
-"             [--results dir] [--resume | --resume-failed] [--retries N]\n"
-"             [--ssh-command cmd] [--ssh-file file] [--tag] [--window N]\n"
+"             [-S hosts] [-t secs] [--block size] [--csv] [--delay secs]\n"
+"             [--dry-run] [--halt when] [--header :] [--joblog file]\n"
+"             [--kill-after secs] [--line-buffer] [--link] [--load N]\n"
+"             [--max-line bytes] [--max-output bytes] [--memfree size]\n"
+"             [--pipe | --pipepart] [--progress] [--recend str]\n"
+"             [--recstart str] [--results dir] [--resume | --resume-failed]\n"
+"             [--retries N] [--round-robin] [--ssh-command cmd]\n"
+"             [--ssh-file file] [--tag] [--window N]\n"
 "             [--] [command [arg ...]] [::: arg ... | :::: file ...]\n"
 "       ppool -h | -V\n"
 "\n"
@@ -152,6 +154,7 @@ usage(FILE *f)
 "  -w, --worker=CMD       persistent workers running CMD under /bin/sh -c\n"
 "  -X                     give each command as many arguments as fit in one\n"
 "                         command line (as xargs)\n"
+"      --block=SIZE       with --pipe: blocks of about SIZE bytes (default 1M)\n"
 "      --csv              read the input as CSV (RFC 4180): a row is a task,\n"
 "                         its fields {1} {2}...\n"
 "      --delay=SECS       at least SECS between two starts\n"
@@ -172,12 +175,18 @@ usage(FILE *f)
 "                         (default 64M)\n"
 "      --memfree=SIZE     start nothing while MemAvailable < SIZE; kill the\n"
 "                         youngest task (and queue it again) under SIZE/2\n"
+"      --pipe             command mode: stdin is one stream, cut into blocks\n"
+"                         of whole records, each the stdin of one command\n"
+"      --pipepart         --pipe for a regular file (-a FILE), cut by seeking\n"
 "      --progress         a live progress line on stderr (a terminal)\n"
+"      --recend=STR       with --pipe: a record ends with STR (default \\n)\n"
+"      --recstart=STR     with --pipe: a record starts with STR (default none)\n"
 "      --results=DIR      command mode: stdout, stderr and record of each task\n"
 "                         in DIR/SEQ/\n"
 "      --resume           with --joblog: skip tasks it records as finished\n"
 "      --resume-failed    with --joblog: skip tasks it records as succeeded\n"
 "      --retries=N        run a failed task up to N more times (default 0)\n"
+"      --round-robin      with --pipe: -j long-lived commands share the blocks\n"
 "      --ssh-command=CMD  run CMD instead of ssh (split like a shell would)\n"
 "      --ssh-file=FILE    the hosts of -S, one a line\n"
 "      --tag              -o raw: prefix each output line with the task's\n"
@@ -384,7 +393,7 @@ check_pipe(struct config *cfg, const char *recend, const char *recstart,
 	else if (cfg->input_format == INPUT_CSV)
 		lines = "--csv";
 	else if (cfg->max_args > 0 || cfg->xargs)
-		lines = cfg->xargs ? "-X" : "-n";
+		lines = cfg->xargs ? "-X" : "-n (-N)";
 	if (lines != NULL)
 		usage_error("%s cuts the input into tasks; --pipe cuts it into "
 		    "blocks (--recend, --recstart): give one of them", lines);
@@ -400,6 +409,10 @@ check_pipe(struct config *cfg, const char *recend, const char *recstart,
 	if (cfg->round_robin && cfg->memfree > 0)
 		usage_error("--round-robin feeds the input to long-lived "
 		    "commands once: it cannot be used with --memfree");
+	if (cfg->round_robin && cfg->resume)
+		usage_error("--round-robin feeds the input to long-lived "
+		    "commands once: it cannot be used with %s",
+		    cfg->resume_failed ? "--resume-failed" : "--resume");
 	if (cfg->block_size == 0)
 		cfg->block_size = 1024 * 1024;
 	/* --recstart alone: records end where one starts, as GNU parallel. */
