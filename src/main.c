@@ -333,27 +333,27 @@ make_results_dir(const char *dir)
 #define BLOCK_MAX	((1ULL << 31) - 1)
 
 /*
- * Decode --recend or --recstart as GNU parallel does: \0 \n \r \t \' \"
- * and \\ are the bytes they name, any other byte is itself.  Return the
- * bytes (their count in *len), which live till exit.
+ * Decode --recend or --recstart in place, as GNU parallel reads them: \0
+ * \n \r \t \' \" and \\ are the bytes they name, any other byte is itself.
+ * Return the number of bytes (a NUL may be one of them).
  */
-static char *
-parse_escapes(const char *arg, size_t *len)
+static size_t
+parse_escapes(char *s)
 {
 	static const char	 from[] = "0nrt'\"\\", to[] = "\0\n\r\t'\"\\";
-	char			*out = xmalloc(strlen(arg) + 1), *e;
+	const char		*e;
+	char			*in = s;
 	size_t			 n = 0;
 
-	for (; *arg != '\0'; arg++) {
-		if (arg[0] == '\\' && arg[1] != '\0' &&
-		    (e = strchr(from, arg[1])) != NULL) {
-			out[n++] = to[e - from];
-			arg++;
+	for (; *in != '\0'; in++) {
+		if (in[0] == '\\' && in[1] != '\0' &&
+		    (e = strchr(from, in[1])) != NULL) {
+			s[n++] = to[e - from];
+			in++;
 		} else
-			out[n++] = *arg;
+			s[n++] = *in;
 	}
-	*len = n;
-	return out;
+	return n;
 }
 
 /*
@@ -361,9 +361,10 @@ parse_escapes(const char *arg, size_t *len)
  * settle the record separators: recend and recstart as given, or NULL.
  */
 static void
-check_pipe(struct config *cfg, const char *recend, const char *recstart,
+check_pipe(struct config *cfg, char *recend, char *recstart,
     const char *pipe_only)
 {
+	static char	 newline[] = "\n", none[] = "";
 	const char	*lines = NULL;
 
 	if (!cfg->pipe) {
@@ -417,11 +418,13 @@ check_pipe(struct config *cfg, const char *recend, const char *recstart,
 		cfg->block_size = 1024 * 1024;
 	/* --recstart alone: records end where one starts, as GNU parallel. */
 	if (recend == NULL)
-		recend = recstart != NULL ? "" : "\n";
+		recend = recstart != NULL ? none : newline;
 	if (recstart == NULL)
-		recstart = "";
-	cfg->recend = parse_escapes(recend, &cfg->recend_len);
-	cfg->recstart = parse_escapes(recstart, &cfg->recstart_len);
+		recstart = none;
+	cfg->recend_len = parse_escapes(recend);
+	cfg->recend = recend;
+	cfg->recstart_len = parse_escapes(recstart);
+	cfg->recstart = recstart;
 	if (cfg->recend_len + cfg->recstart_len > RECORD_SEP_MAX)
 		usage_error("--recend and --recstart may be %d bytes together, "
 		    "not %zu", RECORD_SEP_MAX,
@@ -512,7 +515,8 @@ main(int argc, char **argv)
 	struct config	 cfg;
 	char		 msg[512];
 	const char	*worker_only = NULL, *command_only = NULL;
-	const char	*pipe_only = NULL, *recend = NULL, *recstart = NULL;
+	const char	*pipe_only = NULL;
+	char		*recend = NULL, *recstart = NULL;
 	int		 ch, closed, max_output_given = 0, output_given = 0;
 	int		 src, window_given = 0;
 
