@@ -720,3 +720,21 @@ time.sleep(60)' "$SSHD_PORT" listening 3>&- &
 	assert_equal "${#output}" $((4 * 40))
 	assert_equal "$(grep -c 'stdout cut at --max-output (40 bytes)' <<<"$stderr")" 4
 }
+
+@test "--pipe -S: each block is a remote command's stdin, byte for byte, on both hosts" {
+	# Lines with every byte value but newline, and a last one without it.
+	python3 -c '
+import sys
+b = bytes(c for c in range(256) if c != 10)
+sys.stdout.buffer.write(b"".join(b"%d " % i + b[i % 200:] + b"\n" for i in range(300)) + b"end")' >in
+	ppool --pipe --block 4k -o raw -- md5sum <in >local
+	[[ $(wc -l <local) -gt 10 ]] || fail "too few blocks: $(cat local)"
+	run --separate-stderr ppool --pipe --block 4k -S 1/127.0.0.1,1/127.0.0.2 \
+		--ssh-command "$SSH" -- md5sum <in
+	assert_success
+	assert_equal "$stderr" ""
+	assert_records_valid
+	assert_equal "$(jqo -j .stdout)" "$(cat local)"
+	assert_equal "$(jqo .host | sort -u | tr '\n' ' ')" "127.0.0.1 127.0.0.2 "
+	assert_nothing_left 15
+}
