@@ -88,8 +88,9 @@ input_open(const struct config *cfg, unsigned jobs)
 		 * which does not block.
 		 */
 		in.fd = STDIN_FILENO;
-	} else if ((in.fd = open(cfg->input_path, O_RDONLY | O_CLOEXEC)) ==
-	    -1)
+	} else if ((in.fd = open(cfg->input_path, O_RDONLY | O_CLOEXEC |
+	    (cfg->pipepart ? O_NONBLOCK : 0))) == -1)
+		/* --pipepart: a fifo is refused, not waited for (below). */
 		err(EXIT_FATAL, "cannot open input file %s", cfg->input_path);
 	if (cfg->pipe)
 		input_open_blocks(cfg, jobs);
