@@ -25,9 +25,10 @@
  * Where a block ends, as GNU parallel cuts: --pipe ends a block at the
  * last record end within --block bytes; --pipepart at the first record end
  * after --block bytes.  A record end is --recend followed by --recstart;
- * the cut falls between the two.  A record longer than --block makes its
- * block as long as the record (said once on stderr).  With both strings
- * empty, records end anywhere: blocks of exactly --block bytes.
+ * the cut falls between the two.  With --pipe, a record longer than
+ * --block makes its block as long as the record (said once on stderr).
+ * With both strings empty, records end anywhere: blocks of exactly --block
+ * bytes.
  *
  * At most limit blocks are lent at once (-j + 1: one ready for the next
  * command to start), and --pipe fills one more: memory stays about
@@ -52,7 +53,6 @@ static struct {
 	size_t			 npool;
 	size_t			 limit;
 	size_t			 lent;
-	uint64_t		 handed;	/* bytes lent so far */
 	int			 warned;	/* said that a block grew */
 	int			 failed;	/* reading failed: exit 255 */
 	int			 eof;
@@ -241,6 +241,19 @@ block_failed(void)
 	return B.failed;
 }
 
+/*
+ * Reading the input failed (errno): say so; the blocks cut before run,
+ * then input_failed makes the exit status 255.
+ */
+static void
+block_lost(void)
+{
+	warnx("cannot read %s: %s; the blocks cut before it run, then ppool "
+	    "exits 255", B.cfg->input_path != NULL ? B.cfg->input_path :
+	    "stdin", strerror(errno));
+	B.failed = 1;
+}
+
 /* Find where the block being filled ends, if it can be known yet. */
 static void
 block_scan(void)
@@ -313,12 +326,8 @@ block_read(void)
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	if (n == -1) {
-		warnx("cannot read %s: %s; the blocks read before run, then "
-		    "ppool exits 255", B.cfg->input_path != NULL ?
-		    B.cfg->input_path : "stdin", strerror(errno));
-		B.failed = 1;
-	}
+	if (n == -1)
+		block_lost();
 	B.eof = 1;
 	block_scan();
 	return 0;
@@ -337,10 +346,7 @@ block_peek(uint64_t off, size_t n)
 	    errno == EINTR)
 		;
 	if (r == -1) {
-		warnx("cannot read %s: %s; the blocks before run, then ppool "
-		    "exits 255", B.cfg->input_path != NULL ?
-		    B.cfg->input_path : "stdin", strerror(errno));
-		B.failed = 1;
+		block_lost();
 		B.end = off;
 		B.eof = 1;
 	}
@@ -482,7 +488,6 @@ block_cut(void)
 	}
 	b->lent = 1;
 	B.lent++;
-	B.handed += b->len;
 	return b;
 }
 
