@@ -39,6 +39,11 @@
 #define BLOCK_PEEK	4096
 /* The most read at once when the record end is further. */
 #define BLOCK_PEEK_MAX	(1024 * 1024)
+/*
+ * What one copy moves where splice cannot: a pipe takes at least this
+ * much once it is writable, so little is read twice.
+ */
+#define BLOCK_COPY	(64 * 1024)
 
 static struct {
 	const struct config	*cfg;
@@ -196,7 +201,8 @@ block_init(const struct config *cfg, int fd, unsigned jobs)
 	if (S_ISREG(sb.st_mode) &&
 	    (at = lseek(fd, 0, SEEK_CUR)) != -1) {
 		B.seek = 1;
-		B.splice = 1;
+		/* PPOOL_NO_SPLICE: test the copy splice falls back to. */
+		B.splice = getenv("PPOOL_NO_SPLICE") == NULL;
 		B.pos = (uint64_t)at;
 		B.end = (uint64_t)sb.st_size;
 		B.peek = xmalloc(BLOCK_PEEK_MAX + B.seplen);
@@ -525,8 +531,8 @@ block_copy(uint64_t off, size_t n, int fd)
 {
 	ssize_t	 r;
 
-	if (n > BLOCK_PEEK_MAX)
-		n = BLOCK_PEEK_MAX;
+	if (n > BLOCK_COPY)
+		n = BLOCK_COPY;
 	while ((r = pread(B.fd, B.peek, n, (off_t)off)) == -1 &&
 	    errno == EINTR)
 		;

@@ -135,6 +135,29 @@ size() {
 	as_gnu g --block 20k
 }
 
+@test "PPOOL_NO_SPLICE: blocks copied through a buffer, not spliced, are the same (--pipepart, --pipe <file)" {
+	need_parallel
+	# Blocks of up to 300 KiB: a copy moves 64 KiB, and the pipe may take
+	# part of one.
+	awk 'BEGIN { for (i = 0; i < 200000; i++) print i, i * 7 }' >f
+	local want
+	want=$(gnu --pipepart -a f --block 300k md5sum)
+	run --separate-stderr env PPOOL_NO_SPLICE=1 "$PPOOL" --pipepart -a f --block 300k -o raw -- md5sum
+	assert_success
+	assert_equal "$output" "$want"
+	if command -v strace >/dev/null; then
+		# It did not splice; without the variable it does.
+		PPOOL_NO_SPLICE=1 strace -f -qq -e trace=splice -o st "$PPOOL" --pipepart -a f --block 300k -o raw -- md5sum >/dev/null
+		assert_equal "$(grep -c 'splice(' st)" 0
+		strace -f -qq -e trace=splice -o st "$PPOOL" --pipepart -a f --block 300k -o raw -- md5sum >/dev/null
+		(($(grep -c 'splice(' st) > 0)) || fail "no splice without PPOOL_NO_SPLICE"
+	fi
+	want=$(gnu --pipe --block 300k md5sum <f)
+	run --separate-stderr env PPOOL_NO_SPLICE=1 "$PPOOL" --pipe --block 300k -o raw -- md5sum <f
+	assert_success
+	assert_equal "$output" "$want"
+}
+
 @test "--recend '\\n\\n': paragraphs as records, as GNU parallel" {
 	need_parallel
 	awk 'BEGIN { srand(2); for (i = 0; i < 600; i++) {
