@@ -517,7 +517,15 @@ print(json.dumps({"cmd": ["echo", "after"]}))' >in
 	assert_equal "$(record 4 | jq -c '[.ok, .stdout]')" '[true,"lïne\n\u0000!"]'
 	assert_equal "$(record 5 | jq -c '[.ok, .stdout]')" '[true,"val"]'
 	assert_equal "$(record 6 | jq -c '[.ok, (.stdout | endswith("/sub\n"))]')" '[true,true]'
-	assert_equal "$(record 7 | jq -c '[.ok, .error, .signal]')" '[false,"timed out after 0.2 s","SIGTERM"]'
+	# Under valgrind and load, the child may still be valgrind's, before
+	# exec, when the SIGTERM comes 0.2 s in; valgrind's own handling of it
+	# there is not ppool's: the SIGKILL after it counts too.
+	if [[ -n ${PPOOL_UNDER_VALGRIND:-} ]]; then
+		[[ $(record 7 | jq -c '[.ok, .error]') == '[false,"timed out after 0.2 s"]' &&
+		    $(record 7 | jq -r .signal) == SIG@(TERM|KILL) ]] || fail "record 7: $(record 7)"
+	else
+		assert_equal "$(record 7 | jq -c '[.ok, .error, .signal]')" '[false,"timed out after 0.2 s","SIGTERM"]'
+	fi
 	assert_equal "$(record 8 | jq -c '[.ok, .id]')" '[true,"A"]'
 	# the id is its original text, escapes and all
 	[[ $(sed -n 8p <<<"$output") == '{"seq":8,"id":"\u0041","ok":true,'* ]] ||
