@@ -206,8 +206,13 @@ SOCKEOF
 	BG_PIDS+=("$pid")
 	wrote() { (($(awk '/^wchar/ { print $2 }' "/proc/$pid/io") > 0)); }
 	wait_until 20 wrote
-	timeout 20 head -n 2 ff >out &
+	# The reader opens the fifo before task 2 may end: when ppool exits
+	# with no reader there, the fifo and what is in it are gone (a busy
+	# machine once let head come too late).
+	exec 5<ff
+	timeout 20 head -n 2 <&5 >out &
 	local reader=$!
+	exec 5<&-
 	touch go
 	wait "$reader"
 	assert_equal "$(cat out)" "$(printf 'one\ntwo')"
