@@ -47,6 +47,18 @@ start_fake() {
 	BG_PIDS+=("$pid")
 }
 
+# task_head: the start of a --memfree test's task script: NAME (after the
+# test's marker) counts its attempts in count.NAME and leaves its pid in
+# pid.NAME.N, written whole.
+task_head() {
+	cat <<'SH'
+shift # the test's marker
+n=$(($(cat "count.$1" 2>/dev/null || echo 0) + 1))
+echo "$n" >"count.$1"
+echo $$ >"pid.$1.$n.new" && mv "pid.$1.$n.new" "pid.$1.$n"
+SH
+}
+
 # gaps_at_least MIN FILE: the times in FILE (seconds, one a line), sorted,
 # are at least MIN apart; prints the gaps.
 gaps_at_least() {
@@ -255,11 +267,7 @@ SH
 	set_memavail 4000000
 	# old (task 1, started first) runs until young's first attempt is
 	# gone, then ends by itself; young's first attempt waits to be killed.
-	cat >task.sh <<'SH'
-shift # the test's marker
-n=$(($(cat "count.$1" 2>/dev/null || echo 0) + 1))
-echo "$n" >"count.$1"
-echo $$ >"pid.$1.$n.new" && mv "pid.$1.$n.new" "pid.$1.$n"
+	{ task_head; cat <<'SH'
 case $1.$n in
 old.*)
 	while [ ! -e pid.young.1 ] || kill -0 "$(cat pid.young.1)" 2>/dev/null; do
@@ -270,6 +278,7 @@ young.1)
 esac
 echo "$1 attempt $n"
 SH
+	} >task.sh
 	printf '%s\n' '"old"' '"young"' >in
 	start_fake -j 2 --memfree 1G -- sh task.sh "$MARKER"
 	wait_until 20 test -e pid.old.1 -a -e pid.young.1
@@ -290,14 +299,11 @@ SH
 @test "--memfree: one kill per look at memory: the next youngest lives on once memory is back over SIZE/2" {
 	build_fault
 	set_memavail 4000000
-	cat >task.sh <<'SH'
-shift # the test's marker
-n=$(($(cat "count.$1" 2>/dev/null || echo 0) + 1))
-echo "$n" >"count.$1"
-echo $$ >"pid.$1.$n.new" && mv "pid.$1.$n.new" "pid.$1.$n"
+	{ task_head; cat <<'SH'
 while [ ! -e stop ]; do sleep 0.02; done
 echo "$1 attempt $n"
 SH
+	} >task.sh
 	printf '%s\n' '"A"' '"B"' >in
 	# --delay: B starts 0.3 s after A, the youngest by any clock.
 	start_fake -j 2 --delay 0.3 --memfree 1G -- sh task.sh "$MARKER"
