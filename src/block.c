@@ -7,7 +7,6 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -213,7 +212,7 @@ block_init(const struct config *cfg, int fd, unsigned jobs)
 	 * writer, per 64 KiB; refused (pipe-max-size), the default serves.
 	 */
 	if (S_ISFIFO(sb.st_mode))
-		(void)fcntl(fd, F_SETPIPE_SZ, BLOCK_PEEK_MAX);
+		(void)fcntl(fd, F_SETPIPE_SZ, BLOCK_PIPE_SIZE);
 	B.cur = &B.pool[0];
 	block_room(B.cur, B.size);
 }

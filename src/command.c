@@ -147,9 +147,6 @@ command_find(const char *name, const char *path, const char *cwd,
 	return 0;
 }
 
-/* The room asked for in a --pipe command's stdin pipe. */
-#define COMMAND_PIPE_SIZE	(1024 * 1024)
-
 /*
  * The stdin a command reads: the task's "stdin" text, /dev/null, or with
  * --pipe a pipe whose other end, put in *feed, ppool writes the block to.
@@ -170,7 +167,7 @@ command_stdin(const struct job *job, const struct config *cfg, int *feed)
 		 * is refused (pipe-max-size, the user's pipe pages) the
 		 * default serves.
 		 */
-		(void)fcntl(p[1], F_SETPIPE_SZ, COMMAND_PIPE_SIZE);
+		(void)fcntl(p[1], F_SETPIPE_SZ, BLOCK_PIPE_SIZE);
 		*feed = p[1];
 		return p[0];
 	}

@@ -36,8 +36,6 @@ static struct {
 	unsigned		 rr_made;	/* --round-robin: commands made */
 } in = { .fd = -1 };
 
-static void	input_open_blocks(const struct config *, unsigned);
-
 /*
  * -X: the bytes a command's arguments may take, as xargs counts them
  * (each string, its NUL and its pointer): the system's limit less the
@@ -61,6 +59,21 @@ input_arg_room(const struct config *cfg)
 		return 4096;
 	uses = cfg->command != NULL ? template_uses(cfg->command) : 1;
 	return ((size_t)max - used) / (uses > 0 ? uses : 1);
+}
+
+/* --pipe, --pipepart: the input is cut into blocks (block.c). */
+static void
+input_open_blocks(const struct config *cfg, unsigned jobs)
+{
+	struct stat	 sb;
+
+	if (cfg->pipepart && (fstat(in.fd, &sb) == -1 ||
+	    !S_ISREG(sb.st_mode)))
+		errx(EXIT_FATAL, "--pipepart: %s is not a regular file; it "
+		    "cuts a file by seeking in it: use --pipe to read a pipe",
+		    cfg->input_path);
+	block_init(cfg, in.fd, jobs);
+	in.jobs = jobs;
 }
 
 /*
@@ -94,21 +107,6 @@ input_open(const struct config *cfg, unsigned jobs)
 		err(EXIT_FATAL, "cannot open input file %s", cfg->input_path);
 	if (cfg->pipe)
 		input_open_blocks(cfg, jobs);
-}
-
-/* --pipe, --pipepart: the input is cut into blocks (block.c). */
-static void
-input_open_blocks(const struct config *cfg, unsigned jobs)
-{
-	struct stat	 sb;
-
-	if (cfg->pipepart && (fstat(in.fd, &sb) == -1 ||
-	    !S_ISREG(sb.st_mode)))
-		errx(EXIT_FATAL, "--pipepart: %s is not a regular file; it "
-		    "cuts a file by seeking in it: use --pipe to read a pipe",
-		    cfg->input_path);
-	block_init(cfg, in.fd, jobs);
-	in.jobs = jobs;
 }
 
 /* Close the input and free its buffer. */
