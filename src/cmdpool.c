@@ -45,6 +45,7 @@ cmdpool_init(const struct config *cfg, unsigned jobs)
 void
 cmdpool_free(void)
 {
+	channel_close_idle();
 	free(C.cmds);
 	free(C.refs);
 }
@@ -130,8 +131,12 @@ cmdpool_signal_all(int sig)
 {
 	size_t	 i;
 
-	for (i = 0; i < C.n; i++)
-		kill(-C.cmds[i]->pgid, sig);
+	for (i = 0; i < C.n; i++) {
+		if (C.cmds[i]->chan == NULL)
+			kill(-C.cmds[i]->pgid, sig);
+	}
+	/* Busy or idle: a stopped channel must go on with ppool. */
+	channel_signal_all(sig);
 }
 
 /* Run the commands' timers; return when they want to run next, or 0. */
@@ -219,6 +224,22 @@ cmdpool_add(struct pollfd *pfd, size_t k, int fd, size_t i, enum watch what,
 	return k + 1;
 }
 
+/* Add the entries of the channel a command runs in; return the next index. */
+static size_t
+cmdpool_watch_channel(struct pollfd *pfd, size_t k, struct channel *ch,
+    size_t i)
+{
+	if (buf_used(&ch->send) > 0 && ch->to_fd != -1)
+		k = cmdpool_add(pfd, k, ch->to_fd, i, WATCH_IN, 0);
+	if (ch->fd[0] != -1 && !ch->ended[0])
+		k = cmdpool_add(pfd, k, ch->fd[0], i, WATCH_OUT, 0);
+	if (ch->fd[1] != -1 && !ch->ended[1])
+		k = cmdpool_add(pfd, k, ch->fd[1], i, WATCH_ERR, 0);
+	if (ch->pidfd != -1)
+		k = cmdpool_add(pfd, k, ch->pidfd, i, WATCH_EXIT, 0);
+	return k;
+}
+
 /* Fill pfd with the commands' descriptors to poll; return how many. */
 size_t
 cmdpool_watch(struct pollfd *pfd)
@@ -232,6 +253,10 @@ cmdpool_watch(struct pollfd *pfd)
 	}
 	for (i = 0; i < C.n; i++) {
 		c = C.cmds[i];
+		if (c->chan != NULL) {
+			k = cmdpool_watch_channel(pfd, k, c->chan, i);
+			continue;
+		}
 		/* A --round-robin command between blocks waits for a cut. */
 		if (c->in_fd != -1 && c->slot->block != NULL)
 			k = cmdpool_add(pfd, k, c->in_fd, i, WATCH_IN, 0);
@@ -264,7 +289,9 @@ cmdpool_events(const struct pollfd *pfd, size_t n, double now)
 			continue;
 		news++;
 		r = &C.refs[k];
-		if (r->what == WATCH_IN)
+		if (r->what == WATCH_IN && C.cmds[r->i]->chan != NULL)
+			(void)channel_flush(C.cmds[r->i]->chan);
+		else if (r->what == WATCH_IN)
 			command_feed(C.cmds[r->i], C.cfg);
 		else if (r->what == WATCH_OUT)
 			(void)command_read(C.cmds[r->i], C.cfg, 1, now);
@@ -279,8 +306,16 @@ cmdpool_events(const struct pollfd *pfd, size_t n, double now)
 	 */
 	for (k = n; k > 0; k--) {
 		r = &C.refs[k - 1];
-		if (pfd[k - 1].revents != 0 && r->what == WATCH_EXIT)
-			(void)cmdpool_exited(r->i, r->stage, now);
+		if (pfd[k - 1].revents == 0 || (r->what != WATCH_EXIT &&
+		    (C.cmds[r->i]->chan == NULL ||
+		    !channel_done(C.cmds[r->i]->chan))))
+			continue;
+		/* A task ended in its channel is done as if it exited. */
+		if (cmdpool_exited(r->i, r->stage, now)) {
+			/* Its other entries stand for it: skip them. */
+			while (k > 1 && C.refs[k - 2].i == r->i)
+				k--;
+		}
 	}
 	return news;
 }

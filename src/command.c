@@ -303,6 +303,68 @@ command_remote(const struct job *job, const struct host *h,
 }
 
 /*
+ * Send the task to a channel of host h (channel.c) instead of starting a
+ * process for it: the command's process is the channel's, its output what
+ * the channel gives back until the task's end.  Return as command_start.
+ */
+static enum command_start
+command_in_channel(struct slot *s, const struct config *cfg, double now,
+    struct host *h, struct job *job, int res[2], int may_wait,
+    struct host *was, struct command **out)
+{
+	struct command	*c;
+	struct channel	*ch;
+	struct buf	 text;
+	int		 saved, i;
+
+	if ((ch = channel_get(h, cfg)) == NULL) {
+		saved = errno;
+		for (i = 0; i < 2; i++) {
+			if (res[i] != -1)
+				close(res[i]);
+		}
+		resolve_free(job);
+		if (may_wait && (saved == EMFILE || saved == ENFILE)) {
+			s->attempts--;
+			s->host = was;
+			return COMMAND_LATER;
+		}
+		command_refuse(s, -1, "cannot start a channel to %s: %s",
+		    h->name, strerror(saved));
+		return COMMAND_DONE;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->slot = s;
+	c->chan = ch;
+	/* The greeting is the channel's, taken once. */
+	host_link(&c->link, h);
+	c->link.ready = 1;
+	c->nproc = 1;
+	c->pids = xcalloc(1, sizeof *c->pids);
+	c->pidfds = xcalloc(1, sizeof *c->pidfds);
+	c->alive = xcalloc(1, sizeof *c->alive);
+	c->pids[0] = c->pgid = ch->pid;
+	c->pidfds[0] = ch->pidfd;
+	c->alive[0] = 1;
+	c->out_fd = c->err_fd = c->in_fd = -1;
+	c->res_fd[0] = res[0];
+	c->res_fd[1] = res[1];
+	c->timeout = job->timeout > 0 ? job->timeout : cfg->timeout;
+	/* A timeout ends the channel: its runner ends the task's group. */
+	term_init(&c->term, ch->pidfd, ch->pid, cfg->kill_after);
+	if (c->timeout > 0)
+		term_at(&c->term, now + c->timeout);
+	buf_init(&text);
+	host_job_text(&text, job);
+	channel_send(ch, text.data, job->has_stdin ? &job->stdin_text : NULL);
+	buf_free(&text);
+	s->state = SLOT_RUNNING;
+	resolve_free(job);
+	*out = c;
+	return COMMAND_STARTED;
+}
+
+/*
  * Start the task's command on host h.  Return COMMAND_STARTED with the
  * running command in *out; COMMAND_DONE when the task is done without
  * running: it could not run (its slot has the error), or --dry-run only
@@ -351,6 +413,10 @@ command_start(struct slot *s, const struct config *cfg, double now,
 		command_refuse(s, -1, "%s", err);
 		return COMMAND_DONE;
 	}
+
+	if (channel_wanted(cfg, h))
+		return command_in_channel(s, cfg, now, h, &job, res, may_wait,
+		    was, out);
 
 	/*
 	 * Its pipes and stdin; then room for a pidfd a stage, and for the
@@ -464,14 +530,28 @@ command_pull(int fd, char **data, size_t *n)
  * greeting taken from its head no longer counts), past which bytes are
  * read and dropped (or the command would block).  Return as command_pull.
  */
+/*
+ * The next bytes of the command's stdout (which = 1) or stderr (2): from
+ * its pipe, or from its channel.  Return as command_pull.
+ */
 static enum io_status
-command_capture(int fd, struct buf *b, int *truncated, size_t cap)
+command_next(struct command *c, int which, char **data, size_t *n)
+{
+	if (c->chan != NULL)
+		return channel_pull(c->chan, which, data, n, c->lost,
+		    sizeof c->lost);
+	return command_pull(which == 1 ? c->out_fd : c->err_fd, data, n);
+}
+
+static enum io_status
+command_capture(struct command *c, int which, struct buf *b, int *truncated,
+    size_t cap)
 {
 	size_t		 room = cap > buf_used(b) ? cap - buf_used(b) : 0, n;
 	char		*data;
 	enum io_status	 rc;
 
-	if ((rc = command_pull(fd, &data, &n)) != IO_READ)
+	if ((rc = command_next(c, which, &data, &n)) != IO_READ)
 		return rc;
 	if (n > room) {
 		*truncated = 1;
@@ -516,13 +596,13 @@ command_read(struct command *c, const struct config *cfg, int which,
 	char		*data;
 	size_t		 n;
 
-	if (*fd == -1)
+	if (*fd == -1 && c->chan == NULL)
 		return IO_END;
 	if (c->res_fd[which - 1] != -1 && (which == 2 || c->link.ready)) {
-		if ((rc = command_pull(*fd, &data, &n)) == IO_READ)
+		if ((rc = command_next(c, which, &data, &n)) == IO_READ)
 			command_spill(c, which, data, n, now);
 	} else if (which == 1) {
-		rc = command_capture(*fd, b, &c->slot->out_trunc,
+		rc = command_capture(c, 1, b, &c->slot->out_trunc,
 		    cfg->max_output + (c->link.ready ? 0 : sizeof HOST_HELLO));
 		if (host_greet(&c->link, b, c->lost,
 		    sizeof c->lost) == HOST_BAD)
@@ -534,9 +614,11 @@ command_read(struct command *c, const struct config *cfg, int which,
 		} else if (c->link.ready && cfg->line_buffer)
 			output_lines(c->slot, b, 0);
 	} else
-		rc = command_capture(*fd, b, &c->slot->err_trunc,
+		rc = command_capture(c, 2, b, &c->slot->err_trunc,
 		    cfg->max_output);
-	if (rc == IO_END) {
+	if (c->chan != NULL && c->chan->link.bad)
+		command_kill(c, now, c->lost);
+	else if (rc == IO_END && c->chan == NULL) {
 		close(*fd);
 		*fd = -1;
 	}
@@ -665,50 +747,41 @@ command_lost_why(struct command *c)
 }
 
 /*
- * Process i of the command exited.  When all have: end what they left
- * behind in their process group, read the rest of the output, and finish
- * the task's record.  Return COMMAND_RUNNING while a process is left,
- * COMMAND_FINISHED when the task is done (its slot has the outcome, for
- * the caller to report), COMMAND_HOST_LOST when its host failed, not the
- * task (c->lost says how; the slot is left for the caller to run
- * elsewhere).  Either way no signal is sent to the command after this.
+ * How to tell whether a command's host failed when it ended: a task that
+ * ended in its channel ran; a channel that ended under a task did as a
+ * worker's ssh does (status 255 is a lost connection); a command of its
+ * own has its exit status, 255 included.
  */
-enum command_end
-command_exited(struct command *c, const struct config *cfg, size_t i,
-    double now)
+enum command_lost {
+	LOST_NEVER,
+	LOST_CHANNEL,
+	LOST_COMMAND
+};
+
+/* Read what the command's output holds, to its end or to EAGAIN. */
+static void
+command_drain(struct command *c, const struct config *cfg, double now)
 {
-	struct slot	*s = c->slot;
-	char		 how[96];
-	int		 status, sig;
-
-	if (c->alive[i]) {
-		if (c->pidfds[i] != -1)
-			close(c->pidfds[i]);
-		c->pidfds[i] = -1;
-		if (i == 0)
-			c->term.pidfd = -1;
-		c->alive[i] = 0;
-		c->nexited++;
-	}
-	if (c->nexited < c->nproc)
-		return COMMAND_RUNNING;
-
-	/* No process outlives its task: descendants go with it. */
-	spawn_signal(-1, c->pgid, SIGKILL);
-	/* The writers are gone: read to EOF, or to EAGAIN if a stray holds on. */
 	while (command_read(c, cfg, 1, now) == IO_READ)
 		;
 	while (command_read(c, cfg, 2, now) == IO_READ)
 		;
-	if (c->out_fd != -1)
-		close(c->out_fd);
-	if (c->err_fd != -1)
-		close(c->err_fd);
-	c->out_fd = c->err_fd = -1;
+}
 
-	status = spawn_wait(c->pl);
-	s->ms = (now - s->start) * 1000.0;
-	if (host_lost(&c->link, term_sent(&c->term), 0, status, c->lost,
+/*
+ * The command ended with wait status status: finish the task's record,
+ * unless its host failed, as lost_rule tells.  Return as command_exited.
+ */
+static enum command_end
+command_result(struct command *c, const struct config *cfg, int status,
+    enum command_lost lost_rule)
+{
+	struct slot	*s = c->slot;
+	char		 how[96];
+	int		 sig;
+
+	if (lost_rule != LOST_NEVER && host_lost(&c->link, term_sent(&c->term),
+	    lost_rule == LOST_CHANNEL ? 2 : 0, status, &s->errout, c->lost,
 	    sizeof c->lost)) {
 		/* The host failed, not the task: it runs elsewhere. */
 		command_lost_why(c);
@@ -746,6 +819,95 @@ command_exited(struct command *c, const struct config *cfg, size_t i,
 	return COMMAND_FINISHED;
 }
 
+/*
+ * A task sent to a channel ended, or the channel did.  A task's end is its
+ * runner's status: a shell reports a death by signal N as 128 + N, and so
+ * is it read here.  A channel that ended first takes the task with it: its
+ * host failed (host_lost), or ppool stopped it (a timeout ends the
+ * channel), or it failed by itself.  Return as command_exited.
+ */
+static enum command_end
+command_channel_ended(struct command *c, const struct config *cfg,
+    double now)
+{
+	struct channel	*ch = c->chan;
+	struct slot	*s = c->slot;
+	enum command_end end;
+	char		 how[96];
+	int		 status, e;
+
+	if (!channel_done(ch))
+		command_drain(c, cfg, now);
+	s->ms = (now - s->start) * 1000.0;
+	if (channel_done(ch)) {
+		e = ch->status;
+		status = e > 128 && e < 128 + NSIG ? e - 128 : (e & 0xff) << 8;
+		channel_release(ch);
+		c->chan = NULL;
+		c->pidfds[0] = -1;
+		return command_result(c, cfg, status, LOST_NEVER);
+	}
+	/* The channel is gone: its wait status is the command's. */
+	c->pidfds[0] = -1;
+	c->term.pidfd = -1;
+	c->link = ch->link;
+	c->chan = NULL;
+	status = channel_end(ch, 0);
+	if (c->why[0] == '\0' && !term_sent(&c->term)) {
+		spawn_describe(status, how, sizeof how);
+		snprintf(c->why, sizeof c->why, "its channel to %.64s ended before "
+		    "the task did (%s %s)", c->link.host->name,
+		    c->link.host->slurm ? "srun" : "ssh", how);
+	}
+	end = command_result(c, cfg, status, LOST_CHANNEL);
+	return end;
+}
+
+/*
+ * Process i of the command exited.  When all have: end what they left
+ * behind in their process group, read the rest of the output, and finish
+ * the task's record.  Return COMMAND_RUNNING while a process is left,
+ * COMMAND_FINISHED when the task is done (its slot has the outcome, for
+ * the caller to report), COMMAND_HOST_LOST when its host failed, not the
+ * task (c->lost says how; the slot is left for the caller to run
+ * elsewhere).  Either way no signal is sent to the command after this.
+ */
+enum command_end
+command_exited(struct command *c, const struct config *cfg, size_t i,
+    double now)
+{
+	struct slot	*s = c->slot;
+	int		 status;
+
+	if (c->chan != NULL)
+		return command_channel_ended(c, cfg, now);
+	if (c->alive[i]) {
+		if (c->pidfds[i] != -1)
+			close(c->pidfds[i]);
+		c->pidfds[i] = -1;
+		if (i == 0)
+			c->term.pidfd = -1;
+		c->alive[i] = 0;
+		c->nexited++;
+	}
+	if (c->nexited < c->nproc)
+		return COMMAND_RUNNING;
+
+	/* No process outlives its task: descendants go with it. */
+	spawn_signal(-1, c->pgid, SIGKILL);
+	/* The writers are gone: read to EOF, or to EAGAIN if a stray holds on. */
+	command_drain(c, cfg, now);
+	if (c->out_fd != -1)
+		close(c->out_fd);
+	if (c->err_fd != -1)
+		close(c->err_fd);
+	c->out_fd = c->err_fd = -1;
+
+	status = spawn_wait(c->pl);
+	s->ms = (now - s->start) * 1000.0;
+	return command_result(c, cfg, status, LOST_COMMAND);
+}
+
 /* Free a finished command. */
 void
 command_free(struct command *c)
@@ -766,7 +928,8 @@ command_free(struct command *c)
 		if (c->res_fd[i] != -1)
 			close(c->res_fd[i]);
 	}
-	pipeline_free(c->pl);
+	if (c->pl != NULL)
+		pipeline_free(c->pl);
 	free(c->pids);
 	free(c->pidfds);
 	free(c->alive);

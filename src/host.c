@@ -33,12 +33,31 @@
 	"</dev/null >/dev/null 2>&1 & "					\
 	"echo " HOST_HELLO "; exec /bin/sh -c \"$1\""
 
+/*
+ * What runs first in a job step: the greeting, then the command ($1).  A
+ * step needs no watchdog: Slurm ends every process of a step when the
+ * step ends, and a step ends with srun, which dies with ppool.
+ */
+#define HOST_STEP	"echo " HOST_HELLO "; exec /bin/sh -c \"$1\""
+
+/* What srun writes when the node or its step failed, not the command. */
+static const char *const host_srun_failures[] = {
+	"Node failure",
+	"io error with slurmstepd",
+	"Unable to create step",
+	"Unable to launch step",
+	"step creation",
+	"Nodes required for job are DOWN",
+	"launch failed",
+};
+
 static struct {
 	struct host	*v;
 	size_t		 n;
 	unsigned long	 slots;		/* of the hosts not retired */
 	struct argv	 ssh;		/* --ssh-command words */
 	int		 have_ssh;
+	int		 slurm;		/* --slurm: the hosts are nodes */
 } hosts;
 
 /* Say what is wrong into err and return -1. */
@@ -211,6 +230,87 @@ host_set_command(const char *cmd, char *err, size_t size)
 }
 
 /*
+ * The slots SLURM_TASKS_PER_NODE gives node i: the list is counts, each
+ * maybe repeated, "2(x3),1" being 2, 2, 2, 1.  Return 0 when it has none.
+ */
+static unsigned long
+host_slurm_slots(const char *list, size_t i)
+{
+	unsigned long	 count, times;
+	char		*end;
+
+	while (list != NULL && *list != '\0') {
+		count = strtoul(list, &end, 10);
+		times = 1;
+		if (strncmp(end, "(x", 2) == 0)
+			times = strtoul(end + 2, &end, 10), end++;
+		if (end == list || (*end != ',' && *end != '\0'))
+			return 0;
+		if (i < times)
+			return count;
+		i -= times;
+		list = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+/*
+ * --slurm: the nodes of the allocation ppool runs in.  Slurm's own
+ * `scontrol show hostnames` expands the node list ("n[1-3,7],gpu01"): it is
+ * there wherever srun is, and its syntax is Slurm's to define; linking
+ * libslurm for it would tie ppool's build to one Slurm version.  Each node
+ * gets the slots SLURM_TASKS_PER_NODE gives it, or jobs when jobs is not 0
+ * (-j given).  Return 0, or -1 and err.
+ */
+int
+host_add_slurm(unsigned jobs, char *err, size_t size)
+{
+	const char	*list, *tasks, *line;
+	pipeline	*p;
+	size_t		 before = hosts.n;
+	unsigned long	 slots;
+	int		 status;
+
+	if (getenv("SLURM_JOB_ID") == NULL)
+		return host_error(err, size, "--slurm runs inside a Slurm "
+		    "allocation, and SLURM_JOB_ID is not set: run ppool under "
+		    "salloc (salloc -N2 ppool --slurm ...) or in an sbatch "
+		    "script");
+	if ((list = getenv("SLURM_JOB_NODELIST")) == NULL &&
+	    (list = getenv("SLURM_NODELIST")) == NULL)
+		return host_error(err, size, "--slurm: SLURM_JOB_ID is set but "
+		    "SLURM_JOB_NODELIST is not: which nodes are allocated?");
+	tasks = getenv("SLURM_TASKS_PER_NODE");
+	p = pipeline_new_command_args("scontrol", "show", "hostnames", list,
+	    (void *)NULL);
+	pipeline_want_out(p, -1);
+	pipeline_start(p);
+	while ((line = pipeline_readline(p)) != NULL) {
+		size_t	 n = strcspn(line, "\r\n");
+
+		if (n == 0)
+			continue;
+		if (host_add(line, n, err, size) == -1) {
+			pipeline_wait(p);
+			pipeline_free(p);
+			return -1;
+		}
+		slots = host_slurm_slots(tasks, hosts.n - before - 1);
+		hosts.v[hosts.n - 1].slots = jobs != 0 ? jobs :
+		    slots > JOBS_MAX ? JOBS_MAX : slots;
+		hosts.v[hosts.n - 1].slurm = 1;
+	}
+	status = pipeline_wait(p);
+	pipeline_free(p);
+	if (status != 0 || hosts.n == before)
+		return host_error(err, size, "--slurm: `scontrol show hostnames "
+		    "%s` failed (status %d): is Slurm's scontrol on PATH?",
+		    list, status);
+	hosts.slurm = 1;
+	return 0;
+}
+
+/*
  * After the command line: hosts without a slot count get -j; without -S
  * there is one host, this machine, with -j slots.  Return whether -S was
  * given.
@@ -295,8 +395,9 @@ host_retire(struct host *h, const char *why)
 	warnx("host %s: %s; retiring it: no more tasks go there (%zu host%s "
 	    "left)", h->name, why, left, left == 1 ? "" : "s");
 	if (left == 0)
-		warnx("no host left to run tasks on: every host given to -S "
-		    "was retired; stopping");
+		warnx("no host left to run tasks on: every %s was retired; "
+		    "stopping", hosts.slurm ? "node of the allocation" :
+		    "host given to -S");
 	return left;
 }
 
@@ -384,6 +485,17 @@ host_pipeline(const struct host *h, const char *text, double kill_after)
 	if (h->local) {
 		pipeline_command(p, pipecmd_new_args("/bin/sh", "-c", text,
 		    (void *)NULL));
+		return p;
+	}
+	if (h->slurm) {
+		/*
+		 * One task on one node, whatever the allocation's SLURM_NTASKS
+		 * says; --overlap shares the allocation's CPUs with the other
+		 * steps instead of waiting for them.
+		 */
+		pipeline_command(p, pipecmd_new_args("srun", "--overlap",
+		    "-N1", "-n1", "-w", h->name, "--quiet", "--", "/bin/sh",
+		    "-c", HOST_STEP, "ppool-srun", text, (void *)NULL));
 		return p;
 	}
 	buf_init(&remote);
@@ -483,18 +595,51 @@ host_free(void)
 }
 
 /*
+ * Whether srun's messages in t (its lines start "srun: ") say the node or
+ * its step failed: put the line in why.
+ */
+static int
+host_srun_failed(const struct buf *t, char *why, size_t size)
+{
+	const char	*p, *end, *nl;
+	size_t		 i, n;
+
+	if (t == NULL)
+		return 0;
+	end = buf_head(t) + buf_used(t);
+	for (p = buf_head(t); p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			nl = end;
+		n = nl - p;
+		if (n < 6 || memcmp(p, "srun: ", 6) != 0)
+			continue;
+		for (i = 0; i < sizeof host_srun_failures /
+		    sizeof host_srun_failures[0]; i++) {
+			if (memmem(p, n, host_srun_failures[i],
+			    strlen(host_srun_failures[i])) != NULL) {
+				snprintf(why, size, "%.*s", (int)n, p);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
  * Decide whether a child that ran on its host ended because of the host
  * rather than its command: the host wrote something else than the
- * greeting; or, unless ppool signalled the child, ssh ended before the
- * greeting (it could not connect, log in or start a shell), or a worker's
- * ssh exited with 255, its status for a lost connection.  Fill why and
- * return 1 if so (why is left alone for a bad greeting, which said it
- * already).  A command's own exit status 255 is its result, as with ssh
- * itself.
+ * greeting; or, unless ppool signalled the child, ssh or srun ended before
+ * the greeting (it could not connect, log in, start a shell or a step);
+ * srun's messages (errtext, what the child wrote on stderr, or NULL) say
+ * the node or its step failed; or, for a long-lived child (a worker, a
+ * channel: lasting is its job), ssh exited with 255, its status for a lost
+ * connection.  Fill why and return 1 if so (why is left alone for a bad
+ * greeting, which said it already).  A command's own exit status 255 is
+ * its result, as with ssh itself.
  */
 int
-host_lost(const struct hostlink *l, int signalled, int worker, int status,
-    char *why, size_t size)
+host_lost(const struct hostlink *l, int signalled, int lasting, int status,
+    const struct buf *errtext, char *why, size_t size)
 {
 	char	 how[96];
 
@@ -504,13 +649,16 @@ host_lost(const struct hostlink *l, int signalled, int worker, int status,
 		return 0;
 	if (!l->ready) {
 		spawn_describe(status, how, sizeof how);
-		snprintf(why, size, "ssh %s before the remote shell answered",
-		    how);
+		snprintf(why, size, "%s %s before the remote shell answered",
+		    l->host->slurm ? "srun" : "ssh", how);
 		return 1;
 	}
-	if (worker && WIFEXITED(status) && WEXITSTATUS(status) == 255) {
+	if (l->host->slurm)
+		return host_srun_failed(errtext, why, size);
+	if (lasting && WIFEXITED(status) && WEXITSTATUS(status) == 255) {
 		snprintf(why, size, "ssh exited with status 255 while the "
-		    "worker ran (connection lost?)");
+		    "%s ran (connection lost?)", lasting == 1 ? "worker" :
+		    "task");
 		return 1;
 	}
 	return 0;

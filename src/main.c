@@ -47,6 +47,7 @@ enum {
 	OPT_RETRIES,
 	OPT_ROUND_ROBIN,
 	OPT_SSH_COMMAND,
+	OPT_SLURM,
 	OPT_SSH_FILE,
 	OPT_TAG,
 	OPT_WINDOW
@@ -91,6 +92,7 @@ static const struct option longopts[] = {
 	{ "round-robin", no_argument,		NULL,	OPT_ROUND_ROBIN },
 	{ "ssh",	required_argument,	NULL,	'S' },
 	{ "ssh-command", required_argument,	NULL,	OPT_SSH_COMMAND },
+	{ "slurm",	no_argument,		NULL,	OPT_SLURM },
 	{ "ssh-file",	required_argument,	NULL,	OPT_SSH_FILE },
 	{ "tag",	no_argument,		NULL,	OPT_TAG },
 	{ "timeout",	required_argument,	NULL,	't' },
@@ -187,6 +189,8 @@ usage(FILE *f)
 "      --resume-failed    with --joblog: skip tasks it records as succeeded\n"
 "      --retries=N        run a failed task up to N more times (default 0)\n"
 "      --round-robin      with --pipe: -j long-lived commands share the blocks\n"
+"      --slurm            inside a Slurm allocation: run on its nodes, one job\n"
+"                         step per worker or command slot (srun)\n"
 "      --ssh-command=CMD  run CMD instead of ssh (split like a shell would)\n"
 "      --ssh-file=FILE    the hosts of -S, one a line\n"
 "      --tag              -o raw: prefix each output line with the task's\n"
@@ -518,7 +522,8 @@ main(int argc, char **argv)
 	const char	*pipe_only = NULL;
 	char		*recend = NULL, *recstart = NULL;
 	int		 ch, closed, max_output_given = 0, output_given = 0;
-	int		 src, window_given = 0;
+	int		 src, window_given = 0, jobs_given = 0, slurm = 0;
+	int		 ssh_given = 0;
 
 	/* err(3) and warn(3) speak as ppool, whatever the binary is called. */
 	program_invocation_short_name = "ppool";
@@ -633,6 +638,7 @@ main(int argc, char **argv)
 		case 'P':
 			cfg.jobs = parse_number(ch == 'j' ? "-j" : "-P", optarg,
 			    1, JOBS_MAX, 0);
+			jobs_given = 1;
 			break;
 		case 'L':
 			if (cfg.input_format == INPUT_CSV)
@@ -655,10 +661,15 @@ main(int argc, char **argv)
 			    0);
 			break;
 		case 'S':
+			ssh_given = 1;
 			if (host_add_list(optarg, msg, sizeof msg) == -1)
 				usage_error("-S: %s", msg);
 			break;
+		case OPT_SLURM:
+			slurm = 1;
+			break;
 		case OPT_SSH_FILE:
+			ssh_given = 1;
 			if (host_add_file(optarg, msg, sizeof msg) == -1)
 				usage_error("%s", msg);
 			break;
@@ -848,6 +859,14 @@ main(int argc, char **argv)
 		    "with -a FILE");
 	if (cfg.window < cfg.inflight)
 		cfg.window = cfg.inflight;
+	if (slurm) {
+		if (ssh_given)
+			usage_error("--slurm runs on the allocation's nodes; it "
+			    "cannot be used with -S or --ssh-file");
+		if (host_add_slurm(jobs_given ? cfg.jobs : 0, msg,
+		    sizeof msg) == -1)
+			usage_error("%s", msg);
+	}
 	cfg.ssh = host_finish(cfg.jobs);
 	return run_pool(&cfg);
 }

@@ -32,6 +32,7 @@ struct place {
 enum watch {
 	WATCH_READ,
 	WATCH_WRITE,
+	WATCH_ERR,
 	WATCH_EXIT
 };
 
@@ -457,7 +458,7 @@ pool_exit_awaited(void)
 size_t
 pool_watch_max(void)
 {
-	return 3 * P.n;
+	return 4 * P.n;
 }
 
 /* Add an entry to the table being filled; return the next index. */
@@ -492,6 +493,9 @@ pool_watch(struct pollfd *pfd)
 		if (w->to_fd != -1 && buf_used(&w->out) > 0)
 			k = pool_add(pfd, k, w->to_fd, POLLOUT, P.places[i],
 			    WATCH_WRITE);
+		if (w->err_fd != -1)
+			k = pool_add(pfd, k, w->err_fd, POLLIN, P.places[i],
+			    WATCH_ERR);
 		if (w->pidfd != -1)
 			k = pool_add(pfd, k, w->pidfd, POLLIN, P.places[i],
 			    WATCH_EXIT);
@@ -528,6 +532,8 @@ pool_events(const struct pollfd *pfd, size_t n, double now)
 			pool_file(p);
 		} else if (P.refs[k].what == WATCH_WRITE)
 			worker_flush(p->w, now);
+		else if (P.refs[k].what == WATCH_ERR)
+			(void)worker_read_err(p->w);
 	}
 	/* Then exits: a place is freed only after all its entries were read. */
 	for (k = 0; k < n; k++) {

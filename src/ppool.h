@@ -458,13 +458,18 @@ void	 resolve_print(struct buf *, const struct job *);
 /* The greeting a remote wrapper prints before the command runs. */
 #define HOST_HELLO	"ppool-ssh-ready"
 
-/* A machine tasks run on: this one (":") or one reached through ssh. */
+/*
+ * A machine tasks run on: this one (":"), one reached through ssh, or a
+ * node of the Slurm allocation ppool runs in, reached through srun.
+ */
 struct host {
-	char		*name;		/* ssh destination, or ":" */
+	char		*name;		/* ssh destination, node, or ":" */
 	unsigned	 slots;		/* workers or commands at once */
 	unsigned	 busy;		/* slots taken (host_take) */
 	int		 local;
-	int		 retired;	/* its ssh failed: no more tasks */
+	int		 slurm;		/* a node, reached by srun */
+	int		 retired;	/* it failed: no more tasks */
+	struct channel	*idle;		/* channels waiting for a task */
 };
 
 /* A child's tie to its host: whether the host's greeting came. */
@@ -481,6 +486,7 @@ enum host_greeting {
 int	 host_add_list(const char *, char *, size_t);
 int	 host_add_file(const char *, char *, size_t);
 int	 host_set_command(const char *, char *, size_t);
+int	 host_add_slurm(unsigned, char *, size_t);
 int	 host_finish(unsigned);
 unsigned long host_slots(void);
 struct host *host_pick(void);
@@ -492,9 +498,42 @@ pipeline *host_pipeline(const struct host *, const char *, double);
 void	 host_link(struct hostlink *, struct host *);
 enum host_greeting host_greet(struct hostlink *, struct buf *, char *,
 	    size_t);
-int	 host_lost(const struct hostlink *, int, int, int, char *, size_t);
+int	 host_lost(const struct hostlink *, int, int, int, const struct buf *,
+	    char *, size_t);
 void	 host_job_text(struct buf *, const struct job *);
 void	 host_free(void);
+
+/* channel.c */
+#define CHANNEL_TOKEN	32	/* hex digits */
+/* A long-lived shell on a remote host that runs tasks one at a time. */
+struct channel {
+	struct host	*host;
+	struct hostlink	 link;		/* its greeting */
+	pipeline	*pl;
+	pid_t		 pid;		/* ssh's or srun's, its group's too */
+	int		 pidfd;
+	int		 to_fd;		/* the runner's stdin */
+	int		 fd[2];		/* its stdout and stderr */
+	struct buf	 send;		/* frames not yet written */
+	struct buf	 rd[2];		/* read, not yet given to the task */
+	size_t		 given[2];	/* of rd, given out by channel_pull */
+	char		 token[CHANNEL_TOKEN + 1];
+	int		 ended[2];	/* the task's stdout, stderr ended */
+	int		 status;	/* the task's, as the runner's sh saw it */
+	int		 busy;		/* a task was sent and is not done */
+	struct channel	*next;		/* in the list of all */
+};
+int	 channel_wanted(const struct config *, const struct host *);
+struct channel *channel_get(struct host *, const struct config *);
+int	 channel_flush(struct channel *);
+void	 channel_send(struct channel *, const char *, const struct buf *);
+enum io_status channel_pull(struct channel *, int, char **, size_t *, char *,
+	    size_t);
+int	 channel_done(const struct channel *);
+void	 channel_release(struct channel *);
+int	 channel_end(struct channel *, int);
+void	 channel_close_idle(void);
+void	 channel_signal_all(int);
 
 /* term.c */
 /* How a child is ended: SIGTERM, then SIGKILL after --kill-after. */
@@ -533,8 +572,9 @@ struct command {
 	double		 timeout;	/* -t or the task's, 0: none */
 	struct term	 term;		/* its process group's way out */
 	int		 timed_out;
-	char		 why[128];	/* why ppool stopped it, or "" */
+	char		 why[256];	/* why ppool stopped it, or "" */
 	struct hostlink	 link;		/* where it runs */
+	struct channel	*chan;		/* the channel it runs in, or NULL */
 	char		 lost[384];	/* how its host failed, or "" */
 	int		 res_fd[2];	/* --results: stdout, stderr files */
 	int		 again;		/* --memfree stopped it: run it again */
@@ -624,6 +664,9 @@ enum worker_state {
 	WORKER_DEAD		/* exited and reaped: free it */
 };
 
+/* The most of a worker's stderr kept to tell why its node failed. */
+#define WORKER_ERR_TAIL	8192
+
 /* A persistent worker process and its two pipes. */
 struct worker {
 	enum worker_state state;
@@ -632,6 +675,8 @@ struct worker {
 	int		 pidfd;		/* POLLIN when the process exits */
 	int		 to_fd;		/* its stdin */
 	int		 from_fd;	/* its stdout */
+	int		 err_fd;	/* its stderr on a Slurm node, or -1 */
+	struct buf	 errtail;	/* the last of what came on err_fd */
 	struct buf	 out;		/* task lines not yet written */
 	struct buf	 in;		/* reply bytes not yet framed */
 	struct slot	**queue;	/* tasks sent, oldest first */
@@ -663,6 +708,7 @@ void	 worker_send(struct worker *, struct slot *, double);
 void	 worker_flush(struct worker *, double);
 enum io_status worker_read(struct worker *, const struct config *, double,
 	    struct tasklist *);
+enum io_status worker_read_err(struct worker *);
 void	 worker_close(struct worker *, double);
 void	 worker_kill(struct worker *, double, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));

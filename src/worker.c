@@ -101,31 +101,43 @@ struct worker *
 worker_start(const struct config *cfg, struct host *h)
 {
 	struct worker	*w;
-	int		 to[2], from[2], saved;
+	int		 to[2], from[2], errp[2] = { -1, -1 }, saved;
 
 	if (spawn_pipe(to, 1) == -1)
 		return NULL;
-	if (spawn_pipe(from, 0) == -1) {
+	if (spawn_pipe(from, 0) == -1 ||
+	    (h->slurm && spawn_pipe(errp, 0) == -1)) {
 		saved = errno;
 		close(to[0]);
 		close(to[1]);
+		if (errp[0] == -1 && from[0] != -1) {
+			close(from[0]);
+			close(from[1]);
+		}
 		errno = saved;
 		return NULL;
 	}
 
 	w = xcalloc(1, sizeof *w);
+	w->err_fd = errp[0];
 	w->pl = host_pipeline(h, worker_text(cfg->worker_cmd),
 	    cfg->kill_after);
-	if (spawn_start(w->pl, to[0], from[1], -1, NULL, &w->pid,
+	if (spawn_start(w->pl, to[0], from[1], errp[1], NULL, &w->pid,
 	    &w->pidfd) == -1) {
 		saved = errno;
 		pipeline_free(w->pl);
 		free(w);
 		close(to[1]);
 		close(from[0]);
+		if (errp[0] != -1) {
+			close(errp[0]);
+			close(errp[1]);
+		}
 		errno = saved;
 		return NULL;
 	}
+	if (errp[1] != -1)
+		close(errp[1]);
 	w->state = WORKER_RUNNING;
 	host_link(&w->link, h);
 	term_init(&w->term, w->pidfd, w->pid, cfg->kill_after);
@@ -133,6 +145,7 @@ worker_start(const struct config *cfg, struct host *h)
 	w->from_fd = from[0];
 	buf_init(&w->out);
 	buf_init(&w->in);
+	buf_init(&w->errtail);
 	w->qcap = cfg->inflight;
 	w->queue = xcalloc(w->qcap, sizeof *w->queue);
 	w->unread = -1;
@@ -428,6 +441,37 @@ worker_give_back(struct worker *w, size_t unread, struct tasklist *back)
 }
 
 /*
+ * A worker on a Slurm node: pass what srun and the worker write on stderr
+ * on to ppool's, keeping the last of it, where srun says whether the node
+ * or its step failed (host_lost).  Return as worker_read.
+ */
+enum io_status
+worker_read_err(struct worker *w)
+{
+	char	 chunk[4096];
+	ssize_t	 n;
+
+	if (w->err_fd == -1)
+		return IO_END;
+	do
+		n = read(w->err_fd, chunk, sizeof chunk);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		return IO_WAIT;
+	if (n <= 0) {
+		close(w->err_fd);
+		w->err_fd = -1;
+		return IO_END;
+	}
+	(void)write(STDERR_FILENO, chunk, (size_t)n);
+	if (buf_used(&w->errtail) > WORKER_ERR_TAIL)
+		buf_consume(&w->errtail, buf_used(&w->errtail) -
+		    WORKER_ERR_TAIL / 2);
+	buf_add(&w->errtail, chunk, (size_t)n);
+	return IO_READ;
+}
+
+/*
  * The worker's process has exited: read the replies left in the pipe, learn
  * its status (*status), and end the tasks it holds.  Tasks it answered or
  * that fail with it go to done; tasks it never started go to unread, for
@@ -455,8 +499,10 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 	*status = spawn_wait(w->pl);
 	/* Whatever it started dies with it: no process outlives its worker. */
 	spawn_signal(-1, w->pid, SIGKILL);
-	if (host_lost(&w->link, term_sent(&w->term), 1, *status, w->why,
-	    sizeof w->why)) {
+	while (worker_read_err(w) == IO_READ)
+		;
+	if (host_lost(&w->link, term_sent(&w->term), 1, *status,
+	    &w->errtail, w->why, sizeof w->why)) {
 		/* The host failed, not the worker: its tasks go elsewhere. */
 		end = WORKER_HOST_LOST;
 		goto out;
@@ -509,6 +555,10 @@ worker_reap(struct worker *w, const struct config *cfg, double now,
 out:
 	term_gone(&w->term);
 	buf_free(&w->in);
+	buf_free(&w->errtail);
+	if (w->err_fd != -1)
+		close(w->err_fd);
+	w->err_fd = -1;
 	if (w->from_fd != -1)
 		close(w->from_fd);
 	w->from_fd = -1;

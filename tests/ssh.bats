@@ -701,8 +701,10 @@ time.sleep(60)' "$SSHD_PORT" listening 3>&- &
 	# room left was computed from the buffer's length, greeting included:
 	# an output that came in the greeting's read and then more was cut 16
 	# bytes short and flagged.  A stand-in for ssh writes the greeting
-	# and 20 bytes at once, then the rest.
+	# and 20 bytes at once, then the rest: one connection per task
+	# (PPOOL_CHANNELS=0), as --pipe still has.
 	local n
+	export PPOOL_CHANNELS=0
 	for n in 20 21; do
 		printf '#!/bin/sh\nprintf "ppool-ssh-ready\\n%%020d" 0\nsleep 0.1\nprintf "%%0%dd" 0\n' "$n" >"ssh$((20 + n))"
 		chmod +x "ssh$((20 + n))"

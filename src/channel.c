@@ -1,0 +1,424 @@
+/* channel.c: one long-lived shell per remote slot (an ssh connection, a Slurm step) that runs command-mode tasks one after another. */
+
+#include "config.h"
+
+#include <sys/random.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ppool.h"
+
+/*
+ * The runner: what a channel runs on the far side, under /bin/sh (after
+ * host.c's wrapper, which greets).  It needs a POSIX shell, head -c and
+ * mktemp; setsid where there is one.
+ *
+ * Its first line is a token, random, known only to ppool and this shell
+ * (never in a command line or the environment, where a task could see
+ * it).  Then each task is a frame: "T LINES BYTES", LINES lines of shell
+ * text (host_job_text's), and BYTES bytes of stdin ("-": /dev/null).  The
+ * task's stdout and stderr go straight to the channel's; after them the
+ * runner writes "TOKEN STATUS\n" on stdout and "TOKEN\n" on stderr, which
+ * is how ppool knows where a task's output ends, byte for byte.
+ *
+ * With setsid, a task is a session of its own: what it leaves behind is
+ * killed when it ends, as here.  When the channel ends (ssh's watchdog or
+ * Slurm signal the runner) the running task gets SIGTERM, and SIGKILL
+ * --kill-after seconds later, from a process outside the runner's group.
+ */
+#define CHANNEL_RUNNER_FMT						\
+	"a=%g; IFS= read -r t || exit 0\n"				\
+	"d=$(mktemp -d \"${TMPDIR:-/tmp}/ppool.XXXXXX\") || exit 1\n"	\
+	"s=setsid; command -v setsid >/dev/null 2>&1 || s=\n"		\
+	"p=\n"								\
+	"trap 'rm -rf \"$d\"' EXIT\n"					\
+	"trap '[ -n \"$p\" ] && { kill -TERM -$p || kill -TERM $p; "	\
+	"$s /bin/sh -c \"sleep $a; kill -KILL -$p\" </dev/null >/dev/null "	\
+	"2>&1 & }; exit 1' HUP TERM\n"					\
+	"while read -r w m n; do\n"					\
+	"[ \"$w\" = T ] || continue\n"					\
+	"c=; i=0\n"							\
+	"while [ $i -lt $m ]; do IFS= read -r l || exit 0; c=\"$c$l\n"	\
+	"\"; i=$((i+1)); done\n"					\
+	"f=/dev/null\n"							\
+	"if [ \"$n\" != - ]; then head -c \"$n\" >\"$d/i\" || exit 0; "	\
+	"f=$d/i; fi\n"							\
+	"$s /bin/sh -c \"$c\" <\"$f\" & p=$!\n"				\
+	"wait $p 2>/dev/null; e=$?\n"						\
+	"[ -n \"$s\" ] && kill -KILL -$p 2>/dev/null\n"			\
+	"p=\n"								\
+	"printf '%%s %%s\\n' \"$t\" \"$e\"; printf '%%s\\n' \"$t\" >&2\n" \
+	"done\n"
+
+/* Bytes asked of one read() of a channel. */
+#define CHANNEL_CHUNK	(64 * 1024)
+
+static struct channel	*channels;	/* every one alive, busy or idle */
+
+/* Make the token: 32 hex digits from the kernel's random bytes. */
+static void
+channel_token(char *t)
+{
+	unsigned char	 r[CHANNEL_TOKEN / 2];
+	size_t		 i;
+	ssize_t		 n;
+
+	do
+		n = getrandom(r, sizeof r, 0);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)sizeof r)
+		err(EXIT_FATAL, "getrandom");
+	for (i = 0; i < sizeof r; i++)
+		snprintf(t + 2 * i, 3, "%02x", r[i]);
+}
+
+/*
+ * Whether command-mode tasks on h go through channels: remote hosts, except
+ * with --pipe (whose blocks stream into a command's stdin as it takes them).
+ * PPOOL_CHANNELS=0 gives one connection per task instead, to compare.
+ */
+int
+channel_wanted(const struct config *cfg, const struct host *h)
+{
+	const char	*v = getenv("PPOOL_CHANNELS");
+
+	return !h->local && !cfg->pipe && (v == NULL || strcmp(v, "0") != 0);
+}
+
+/* Start a channel to h.  Return it, or NULL with errno. */
+static struct channel *
+channel_open(struct host *h, const struct config *cfg)
+{
+	struct channel	*ch;
+	char		 runner[sizeof CHANNEL_RUNNER_FMT + 32];
+	int		 to[2], out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int		 saved, i;
+
+	if (spawn_pipe(to, 1) == -1)
+		return NULL;
+	if (spawn_pipe(out, 0) == -1 || spawn_pipe(errp, 0) == -1 ||
+	    spawn_reserve(1) == -1)
+		goto fail;
+	ch = xcalloc(1, sizeof *ch);
+	snprintf(runner, sizeof runner, CHANNEL_RUNNER_FMT, cfg->kill_after);
+	ch->pl = host_pipeline(h, runner, cfg->kill_after);
+	if (spawn_start(ch->pl, to[0], out[1], errp[1], NULL, &ch->pid,
+	    &ch->pidfd) == -1) {
+		saved = errno;
+		pipeline_free(ch->pl);
+		free(ch);
+		close(to[1]);
+		close(out[0]);
+		close(errp[0]);
+		close(errp[1]);
+		errno = saved;
+		return NULL;
+	}
+	close(errp[1]);
+	ch->host = h;
+	host_link(&ch->link, h);
+	ch->to_fd = to[1];
+	ch->fd[0] = out[0];
+	ch->fd[1] = errp[0];
+	for (i = 0; i < 2; i++)
+		buf_init(&ch->rd[i]);
+	buf_init(&ch->send);
+	channel_token(ch->token);
+	buf_add(&ch->send, ch->token, CHANNEL_TOKEN);
+	buf_addc(&ch->send, '\n');
+	ch->next = channels;
+	channels = ch;
+	return ch;
+
+fail:
+	saved = errno;
+	for (i = 0; i < 2; i++) {
+		if (to[i] != -1)
+			close(to[i]);
+		if (out[i] != -1)
+			close(out[i]);
+		if (errp[i] != -1)
+			close(errp[i]);
+	}
+	errno = saved;
+	return NULL;
+}
+
+/* Whether the channel's process is still there, as far as poll says. */
+static int
+channel_alive(const struct channel *ch)
+{
+	struct pollfd	 pfd;
+
+	if (ch->pidfd == -1)
+		return spawn_alive(ch->pid);
+	pfd.fd = ch->pidfd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* Take ch out of the list of channels. */
+static void
+channel_unlink(struct channel *ch)
+{
+	struct channel	**pp;
+
+	for (pp = &channels; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == ch) {
+			*pp = ch->next;
+			return;
+		}
+	}
+}
+
+/*
+ * End a channel and free it: its stdin closed (the runner exits at the
+ * end of it), or with sig, its process group signalled first.  Return
+ * the channel process's wait status.
+ */
+int
+channel_end(struct channel *ch, int sig)
+{
+	int	 status, i;
+
+	channel_unlink(ch);
+	if (ch->to_fd != -1)
+		close(ch->to_fd);
+	if (sig != 0)
+		spawn_signal(ch->pidfd, ch->pid, sig);
+	for (i = 0; i < 2; i++) {
+		if (ch->fd[i] != -1)
+			close(ch->fd[i]);
+		buf_free(&ch->rd[i]);
+	}
+	status = spawn_wait(ch->pl);
+	/* No process outlives its channel. */
+	spawn_signal(-1, ch->pid, SIGKILL);
+	if (ch->pidfd != -1)
+		close(ch->pidfd);
+	buf_free(&ch->send);
+	pipeline_free(ch->pl);
+	free(ch);
+	return status;
+}
+
+/*
+ * A channel to h for one task: an idle one, or a new one while h has a
+ * slot for it (the caller took it).  Return NULL with errno when one cannot
+ * be started.
+ */
+struct channel *
+channel_get(struct host *h, const struct config *cfg)
+{
+	struct channel	*ch, *next;
+
+	for (ch = channels; ch != NULL; ch = next) {
+		next = ch->next;
+		if (ch->busy || ch->host != h)
+			continue;
+		if (!channel_alive(ch)) {
+			/* It ended while idle (a dropped connection). */
+			(void)channel_end(ch, SIGKILL);
+			continue;
+		}
+		ch->busy = 1;
+		return ch;
+	}
+	if ((ch = channel_open(h, cfg)) != NULL)
+		ch->busy = 1;
+	return ch;
+}
+
+/*
+ * Write what the channel has to send, as far as its pipe takes it.  Return
+ * 0, or -1 with errno when the channel's stdin is broken.
+ */
+int
+channel_flush(struct channel *ch)
+{
+	ssize_t	 n;
+
+	while (buf_used(&ch->send) > 0) {
+		n = write(ch->to_fd, buf_head(&ch->send), buf_used(&ch->send));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n == -1)
+			return -1;
+		buf_consume(&ch->send, (size_t)n);
+	}
+	return 0;
+}
+
+/*
+ * Send a task: its shell text (no NUL in it) and its stdin, or none for
+ * /dev/null.  Its output comes back through channel_pull.
+ */
+void
+channel_send(struct channel *ch, const char *text, const struct buf *in)
+{
+	const char	*p, *nl;
+	char		 head[64];
+	size_t		 lines = 0;
+
+	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		lines++;
+	if (*p != '\0')
+		lines++;
+	if (in != NULL)
+		snprintf(head, sizeof head, "T %zu %zu\n", lines, in->len);
+	else
+		snprintf(head, sizeof head, "T %zu -\n", lines);
+	buf_addstr(&ch->send, head);
+	buf_addstr(&ch->send, text);
+	if (*p != '\0')
+		buf_addc(&ch->send, '\n');
+	if (in != NULL)
+		buf_add(&ch->send, in->data, in->len);
+	ch->ended[0] = ch->ended[1] = 0;
+	ch->status = 0;
+	(void)channel_flush(ch);
+}
+
+/*
+ * The runner's status line after the token on stdout, " STATUS\n", at p
+ * (n bytes).  Return its length with the newline, 0 while it is not all
+ * there.
+ */
+static size_t
+channel_status_line(struct channel *ch, const char *p, size_t n)
+{
+	const char	*nl = memchr(p, '\n', n);
+
+	if (nl == NULL)
+		return 0;
+	ch->status = atoi(p);
+	return (size_t)(nl - p) + 1;
+}
+
+/*
+ * Read the task's stdout (which = 1) or stderr (which = 2) from the
+ * channel.  Set *data and *n to the task's bytes read, which stay valid
+ * until the next call.  Return IO_READ with bytes, IO_WAIT when more must
+ * come first, IO_END once the task's stream ended (its token came), or
+ * the channel ended: channel_broken says which.  The greeting on stdout
+ * is taken first; a host that writes something else is not to be trusted
+ * (ch->link.bad, and why says so).
+ */
+enum io_status
+channel_pull(struct channel *ch, int which, char **data, size_t *n,
+    char *why, size_t size)
+{
+	static char	*chunk;
+	struct buf	*b = &ch->rd[which - 1];
+	int		*fd = &ch->fd[which - 1];
+	const char	*tok;
+	size_t		 line, give;
+	ssize_t		 r;
+
+	*n = 0;
+	buf_consume(b, ch->given[which - 1]);
+	ch->given[which - 1] = 0;
+	if (ch->ended[which - 1])
+		return IO_END;
+	if (chunk == NULL)
+		chunk = xcalloc_nofork(1, CHANNEL_CHUNK);
+	if (*fd != -1) {
+		do
+			r = read(*fd, chunk, CHANNEL_CHUNK);
+		while (r == -1 && errno == EINTR);
+		if (r > 0)
+			buf_add(b, chunk, (size_t)r);
+		else if (r == 0 || errno != EAGAIN) {
+			close(*fd);
+			*fd = -1;
+		}
+	}
+	if (which == 1 && !ch->link.ready) {
+		if (host_greet(&ch->link, b, why, size) != HOST_READY)
+			return *fd == -1 ? IO_END : IO_WAIT;
+	}
+	tok = buf_used(b) >= CHANNEL_TOKEN ? memmem(buf_head(b), buf_used(b),
+	    ch->token, CHANNEL_TOKEN) : NULL;
+	if (tok != NULL) {
+		give = (size_t)(tok - buf_head(b));
+		line = which == 2 ? 1 : 0;
+		if (which == 1)
+			line = channel_status_line(ch, tok + CHANNEL_TOKEN,
+			    buf_used(b) - give - CHANNEL_TOKEN);
+		if (line > 0 && give + CHANNEL_TOKEN + line <= buf_used(b)) {
+			/* The task's last bytes; the marker is dropped now. */
+			ch->ended[which - 1] = 1;
+			*data = buf_head(b);
+			*n = give;
+			ch->given[which - 1] = give + CHANNEL_TOKEN + line;
+			return give > 0 ? IO_READ : IO_END;
+		}
+	} else if (*fd == -1)
+		give = buf_used(b);
+	else	/* The last bytes may be the start of the token. */
+		give = buf_used(b) > CHANNEL_TOKEN - 1 ?
+		    buf_used(b) - (CHANNEL_TOKEN - 1) : 0;
+	*data = buf_head(b);
+	*n = give;
+	ch->given[which - 1] = give;
+	if (give > 0)
+		return IO_READ;
+	return *fd == -1 ? IO_END : IO_WAIT;
+}
+
+/* Whether the task sent on ch is done: both its streams ended. */
+int
+channel_done(const struct channel *ch)
+{
+	return ch->ended[0] && ch->ended[1];
+}
+
+/* The task is done: ch waits for the next one of its host. */
+void
+channel_release(struct channel *ch)
+{
+	ch->busy = 0;
+	buf_consume(&ch->rd[0], ch->given[0]);
+	buf_consume(&ch->rd[1], ch->given[1]);
+	ch->given[0] = ch->given[1] = 0;
+}
+
+/* End every idle channel: the run is over.  Busy ones end with their task. */
+void
+channel_close_idle(void)
+{
+	struct channel	*ch, *next;
+
+	/* All are told first, then waited for: they end side by side. */
+	for (ch = channels; ch != NULL; ch = ch->next) {
+		if (!ch->busy && ch->to_fd != -1) {
+			close(ch->to_fd);
+			ch->to_fd = -1;
+		}
+	}
+	for (ch = channels; ch != NULL; ch = next) {
+		next = ch->next;
+		if (!ch->busy)
+			(void)channel_end(ch, 0);
+	}
+}
+
+/* Signal every channel's process group (Ctrl-Z and after). */
+void
+channel_signal_all(int sig)
+{
+	struct channel	*ch;
+
+	for (ch = channels; ch != NULL; ch = ch->next)
+		kill(-ch->pid, sig);
+}
