@@ -245,8 +245,9 @@ _ppool()
 		    --max-args= --max-line= --max-output= --max-reqs= --memfree=
 		    --null --output= --pipe --pipepart --progress --recend=
 		    --recstart= --results= --resume --resume-failed --retries=
-		    --round-robin --ssh= --ssh-command= --ssh-file= --tag --timeout=
-		    --unordered --verbose --version --window= --worker=' -- "$cur"))
+		    --round-robin --slurm --ssh= --ssh-command= --ssh-file= --tag
+		    --timeout= --unordered --verbose --version --window=
+		    --worker=' -- "$cur"))
 		if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
 			compopt -o nospace 2>/dev/null
 		fi

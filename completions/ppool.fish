@@ -131,6 +131,7 @@ complete -c ppool -n $opt -l resume -d 'With --joblog: skip tasks it records as 
 complete -c ppool -n $opt -l resume-failed -d 'With --joblog: skip tasks it records as succeeded'
 complete -c ppool -n $opt -l retries -x -d 'Run a failed task up to N more times (default 0)'
 complete -c ppool -n $opt -l round-robin -d 'With --pipe: -j long-lived commands share the blocks'
+complete -c ppool -n $opt -l slurm -d 'Inside a Slurm allocation: run on its nodes, a job step per worker or command slot (srun)'
 complete -c ppool -n $opt -s S -l ssh -x -a '(__fish_ppool_hosts)' -d 'Run on these hosts through ssh: [N/]host,... (: is this machine)'
 complete -c ppool -n $opt -l ssh-command -x -a '(__fish_complete_command)' -d 'Run CMD instead of ssh (split like a shell would)'
 complete -c ppool -n $opt -l ssh-file -r -F -d 'The hosts of -S, one a line'

@@ -29,33 +29,36 @@
  * runner writes "TOKEN STATUS\n" on stdout and "TOKEN\n" on stderr, which
  * is how ppool knows where a task's output ends, byte for byte.
  *
- * With setsid, a task is a session of its own: what it leaves behind is
- * killed when it ends, as here.  When the channel ends (ssh's watchdog or
+ * Its variables are its own (unset first: one exported by the far side's
+ * environment would stay exported, to every task).  With setsid, a task is
+ * a session of its own: what it leaves behind is killed when it ends, as
+ * here.  When the channel ends (ssh's watchdog or
  * Slurm signal the runner) the running task gets SIGTERM, and SIGKILL
  * --kill-after seconds later, from a process outside the runner's group.
  */
 #define CHANNEL_RUNNER_FMT						\
-	"a=%g; IFS= read -r t || exit 0\n"				\
-	"d=$(mktemp -d \"${TMPDIR:-/tmp}/ppool.XXXXXX\") || exit 1\n"	\
-	"s=setsid; command -v setsid >/dev/null 2>&1 || s=\n"		\
-	"p=\n"								\
-	"trap 'rm -rf \"$d\"' EXIT\n"					\
-	"trap '[ -n \"$p\" ] && { kill -TERM -$p || kill -TERM $p; "	\
-	"$s /bin/sh -c \"sleep $a; kill -KILL -$p\" </dev/null >/dev/null "	\
-	"2>&1 & }; exit 1' HUP TERM\n"					\
-	"while read -r w m n; do\n"					\
-	"[ \"$w\" = T ] || continue\n"					\
-	"c=; i=0\n"							\
-	"while [ $i -lt $m ]; do IFS= read -r l || exit 0; c=\"$c$l\n"	\
-	"\"; i=$((i+1)); done\n"					\
-	"f=/dev/null\n"							\
-	"if [ \"$n\" != - ]; then head -c \"$n\" >\"$d/i\" || exit 0; "	\
-	"f=$d/i; fi\n"							\
-	"$s /bin/sh -c \"$c\" <\"$f\" & p=$!\n"				\
-	"wait $p 2>/dev/null; e=$?\n"						\
-	"[ -n \"$s\" ] && kill -KILL -$p 2>/dev/null\n"			\
-	"p=\n"								\
-	"printf '%%s %%s\\n' \"$t\" \"$e\"; printf '%%s\\n' \"$t\" >&2\n" \
+	"unset P_a P_t P_d P_s P_p P_w P_m P_n P_c P_i P_l P_f P_e\n"	\
+	"P_a=%g; IFS= read -r P_t || exit 0\n"				\
+	"P_d=$(mktemp -d \"${TMPDIR:-/tmp}/ppool.XXXXXX\") || exit 1\n"	\
+	"P_s=setsid; command -v setsid >/dev/null 2>&1 || P_s=\n"	\
+	"trap 'rm -rf \"$P_d\"' EXIT\n"					\
+	"trap '[ -n \"$P_p\" ] && { kill -TERM -$P_p || kill -TERM $P_p; " \
+	"$P_s /bin/sh -c \"sleep $P_a; kill -KILL -$P_p\" </dev/null "	\
+	">/dev/null 2>&1 & }; exit 1' HUP TERM\n"			\
+	"while read -r P_w P_m P_n; do\n"				\
+	"[ \"$P_w\" = T ] || continue\n"				\
+	"P_c=; P_i=0\n"							\
+	"while [ $P_i -lt $P_m ]; do IFS= read -r P_l || exit 0; "	\
+	"P_c=\"$P_c$P_l\n\"; P_i=$((P_i+1)); done\n"			\
+	"P_f=/dev/null\n"						\
+	"if [ \"$P_n\" != - ]; then head -c \"$P_n\" >\"$P_d/i\" || "	\
+	"exit 0; P_f=$P_d/i; fi\n"					\
+	"$P_s /bin/sh -c \"$P_c\" <\"$P_f\" & P_p=$!\n"			\
+	"wait $P_p 2>/dev/null; P_e=$?\n"				\
+	"[ -n \"$P_s\" ] && kill -KILL -$P_p 2>/dev/null\n"		\
+	"P_p=\n"							\
+	"printf '%%s %%s\\n' \"$P_t\" \"$P_e\"; "			\
+	"printf '%%s\\n' \"$P_t\" >&2\n"				\
 	"done\n"
 
 /* Bytes asked of one read() of a channel. */
