@@ -727,23 +727,36 @@ command_timer(struct command *c, double now)
 	return next;
 }
 
-/* Add the first line ssh wrote on stderr (why it failed) to c->lost. */
+/*
+ * Add the line ssh wrote on stderr (why it failed) to c->lost: the first,
+ * or after a task's own output in a channel, the last.  srun's line is in
+ * c->lost already.
+ */
 static void
-command_lost_why(struct command *c)
+command_lost_why(struct command *c, int last)
 {
 	struct buf	*e = &c->slot->errout;
 	size_t		 len = strlen(c->lost), n;
-	const char	*nl;
+	const char	*p, *nl;
 
-	if (buf_used(e) == 0 || c->link.bad)
+	if (buf_used(e) == 0 || c->link.bad || c->link.host->slurm)
 		return;
-	nl = memchr(buf_head(e), '\n', buf_used(e));
-	n = nl != NULL ? (size_t)(nl - buf_head(e)) : buf_used(e);
-	if (n > 0 && buf_head(e)[n - 1] == '\r')
+	p = buf_head(e);
+	n = buf_used(e);
+	if (last) {
+		while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+			n--;
+		if ((nl = memrchr(p, '\n', n)) != NULL) {
+			n -= nl + 1 - p;
+			p = nl + 1;
+		}
+	} else if ((nl = memchr(p, '\n', n)) != NULL)
+		n = (size_t)(nl - p);
+	if (n > 0 && p[n - 1] == '\r')
 		n--;	/* ssh ends its messages with CR LF */
 	if (n > 0)
 		snprintf(c->lost + len, sizeof c->lost - len, " (%.*s)",
-		    (int)n, buf_head(e));
+		    (int)n, p);
 }
 
 /*
@@ -784,7 +797,7 @@ command_result(struct command *c, const struct config *cfg, int status,
 	    lost_rule == LOST_CHANNEL ? 2 : 0, status, &s->errout, c->lost,
 	    sizeof c->lost)) {
 		/* The host failed, not the task: it runs elsewhere. */
-		command_lost_why(c);
+		command_lost_why(c, lost_rule == LOST_CHANNEL);
 		term_gone(&c->term);
 		return COMMAND_HOST_LOST;
 	}
