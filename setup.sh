@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 pkgs="build-essential autoconf automake pkg-config libpipeline-dev
 libcjson-dev bats bats-support bats-assert bats-file python3 jq procps
 parallel libtext-csv-perl tmux bash-completion mandoc openssh-server openssh-client
-zsh fish strace"
+zsh fish strace slurm-wlm munge"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
