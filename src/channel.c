@@ -25,9 +25,12 @@
  * (never in a command line or the environment, where a task could see
  * it).  Then each task is a frame: "T LINES BYTES", LINES lines of shell
  * text (host_job_text's), and BYTES bytes of stdin ("-": /dev/null).  The
- * task's stdout and stderr go straight to the channel's; after them the
- * runner writes "TOKEN STATUS\n" on stdout and "TOKEN\n" on stderr, which
- * is how ppool knows where a task's output ends, byte for byte.
+ * task's stdout goes straight to the channel's; then come the token and
+ * "STATUS 0\n", or "STATUS 1\n", the task's stderr and the token again.
+ * That is how ppool knows where each ends, byte for byte, from one stream:
+ * a second stream's last bytes would come in a TCP segment of their own,
+ * which srun's and sshd's links hold back for the first one's ACK (40 ms).
+ * stderr waits in a file meanwhile, sent (by cat) only when not empty.
  *
  * Its variables are its own (unset first: one exported by the far side's
  * environment would stay exported, to every task).  With setsid, a task is
@@ -53,12 +56,13 @@
 	"P_f=/dev/null\n"						\
 	"if [ \"$P_n\" != - ]; then head -c \"$P_n\" >\"$P_d/i\" || "	\
 	"exit 0; P_f=$P_d/i; fi\n"					\
-	"$P_s /bin/sh -c \"$P_c\" <\"$P_f\" & P_p=$!\n"			\
+	"$P_s /bin/sh -c \"$P_c\" <\"$P_f\" 2>\"$P_d/e\" & P_p=$!\n"	\
 	"wait $P_p 2>/dev/null; P_e=$?\n"				\
 	"[ -n \"$P_s\" ] && kill -KILL -$P_p 2>/dev/null\n"		\
 	"P_p=\n"							\
-	"printf '%%s %%s\\n' \"$P_t\" \"$P_e\"; "			\
-	"printf '%%s\\n' \"$P_t\" >&2\n"				\
+	"if [ -s \"$P_d/e\" ]; then printf '%%s %%s 1\\n' \"$P_t\" "	\
+	"\"$P_e\"; cat \"$P_d/e\"; printf '%%s\\n' \"$P_t\"; "		\
+	"else printf '%%s %%s 0\\n' \"$P_t\" \"$P_e\"; fi\n"		\
 	"done\n"
 
 /* Bytes asked of one read() of a channel. */
@@ -287,103 +291,128 @@ channel_send(struct channel *ch, const char *text, const struct buf *in)
 		buf_addc(&ch->send, '\n');
 	if (in != NULL)
 		buf_add(&ch->send, in->data, in->len);
-	ch->ended[0] = ch->ended[1] = 0;
+	ch->state = CHANNEL_OUT;
 	ch->status = 0;
 	(void)channel_flush(ch);
 }
 
+/* Read what fd has into b; close it at its end.  Return 1 if bytes came. */
+static int
+channel_fill(int *fd, struct buf *b)
+{
+	static char	*chunk;
+	ssize_t		 r;
+
+	if (*fd == -1)
+		return 0;
+	if (chunk == NULL)
+		chunk = xcalloc_nofork(1, CHANNEL_CHUNK);
+	do
+		r = read(*fd, chunk, CHANNEL_CHUNK);
+	while (r == -1 && errno == EINTR);
+	if (r > 0) {
+		buf_add(b, chunk, (size_t)r);
+		return 1;
+	}
+	if (r == 0 || errno != EAGAIN) {
+		close(*fd);
+		*fd = -1;
+	}
+	return 0;
+}
+
 /*
- * The runner's status line after the token on stdout, " STATUS\n", at p
- * (n bytes).  Return its length with the newline, 0 while it is not all
- * there.
+ * The runner's line after a token, at p (n bytes): " STATUS MORE\n" after
+ * stdout, "\n" after stderr.  Return its length with the newline, 0 while
+ * it is not all there.
  */
 static size_t
-channel_status_line(struct channel *ch, const char *p, size_t n)
+channel_line(struct channel *ch, const char *p, size_t n)
 {
 	const char	*nl = memchr(p, '\n', n);
+	char		*end;
 
 	if (nl == NULL)
 		return 0;
-	ch->status = atoi(p);
+	if (ch->state == CHANNEL_OUT) {
+		ch->status = (int)strtol(p, &end, 10);
+		ch->state = strtol(end, NULL, 10) == 1 ? CHANNEL_ERR :
+		    CHANNEL_DONE;
+	} else
+		ch->state = CHANNEL_DONE;
 	return (size_t)(nl - p) + 1;
 }
 
 /*
- * Read the task's stdout (which = 1) or stderr (which = 2) from the
- * channel.  Set *data and *n to the task's bytes read, which stay valid
- * until the next call.  Return IO_READ with bytes, IO_WAIT when more must
- * come first, IO_END once the task's stream ended (its token came), or
- * the channel ended: channel_broken says which.  The greeting on stdout
- * is taken first; a host that writes something else is not to be trusted
- * (ch->link.bad, and why says so).
+ * The next bytes of the task sent on ch: set *which (1: its stdout, 2: its
+ * stderr), *data and *n; they stay valid until the next call.  What ssh or
+ * srun write on the channel's own stderr goes to the task's.  Return
+ * IO_READ with bytes, IO_WAIT when more must come first, IO_END once the
+ * task ended (channel_done) or the channel did.  The greeting comes first;
+ * a host that writes something else is not to be trusted (ch->link.bad,
+ * and why says so).
  */
 enum io_status
-channel_pull(struct channel *ch, int which, char **data, size_t *n,
+channel_pull(struct channel *ch, int *which, char **data, size_t *n,
     char *why, size_t size)
 {
-	static char	*chunk;
-	struct buf	*b = &ch->rd[which - 1];
-	int		*fd = &ch->fd[which - 1];
+	struct buf	*b = &ch->rd[0];
 	const char	*tok;
 	size_t		 line, give;
-	ssize_t		 r;
 
 	*n = 0;
-	buf_consume(b, ch->given[which - 1]);
-	ch->given[which - 1] = 0;
-	if (ch->ended[which - 1])
+	buf_consume(&ch->rd[0], ch->given[0]);
+	buf_consume(&ch->rd[1], ch->given[1]);
+	ch->given[0] = ch->given[1] = 0;
+	if (buf_used(&ch->rd[1]) == 0)
+		(void)channel_fill(&ch->fd[1], &ch->rd[1]);
+	if (buf_used(&ch->rd[1]) > 0) {
+		*which = 2;
+		*data = buf_head(&ch->rd[1]);
+		*n = ch->given[1] = buf_used(&ch->rd[1]);
+		return IO_READ;
+	}
+	if (ch->state == CHANNEL_DONE)
 		return IO_END;
-	if (chunk == NULL)
-		chunk = xcalloc_nofork(1, CHANNEL_CHUNK);
-	if (*fd != -1) {
-		do
-			r = read(*fd, chunk, CHANNEL_CHUNK);
-		while (r == -1 && errno == EINTR);
-		if (r > 0)
-			buf_add(b, chunk, (size_t)r);
-		else if (r == 0 || errno != EAGAIN) {
-			close(*fd);
-			*fd = -1;
-		}
-	}
-	if (which == 1 && !ch->link.ready) {
-		if (host_greet(&ch->link, b, why, size) != HOST_READY)
-			return *fd == -1 ? IO_END : IO_WAIT;
-	}
+	(void)channel_fill(&ch->fd[0], b);
+	if (!ch->link.ready &&
+	    host_greet(&ch->link, b, why, size) != HOST_READY)
+		return ch->fd[0] == -1 ? IO_END : IO_WAIT;
+	*which = ch->state == CHANNEL_ERR ? 2 : 1;
 	tok = buf_used(b) >= CHANNEL_TOKEN ? memmem(buf_head(b), buf_used(b),
 	    ch->token, CHANNEL_TOKEN) : NULL;
 	if (tok != NULL) {
 		give = (size_t)(tok - buf_head(b));
-		line = which == 2 ? 1 : 0;
-		if (which == 1)
-			line = channel_status_line(ch, tok + CHANNEL_TOKEN,
-			    buf_used(b) - give - CHANNEL_TOKEN);
-		if (line > 0 && give + CHANNEL_TOKEN + line <= buf_used(b)) {
-			/* The task's last bytes; the marker is dropped now. */
-			ch->ended[which - 1] = 1;
+		if (give > 0) {
+			/* The stream's last bytes; the token next time. */
 			*data = buf_head(b);
-			*n = give;
-			ch->given[which - 1] = give + CHANNEL_TOKEN + line;
-			return give > 0 ? IO_READ : IO_END;
+			*n = ch->given[0] = give;
+			return IO_READ;
 		}
-	} else if (*fd == -1)
+		line = channel_line(ch, buf_head(b) + CHANNEL_TOKEN,
+		    buf_used(b) - CHANNEL_TOKEN);
+		if (line == 0)
+			return ch->fd[0] == -1 ? IO_END : IO_WAIT;
+		buf_consume(b, CHANNEL_TOKEN + line);
+		return channel_pull(ch, which, data, n, why, size);
+	}
+	if (ch->fd[0] == -1)
 		give = buf_used(b);
 	else	/* The last bytes may be the start of the token. */
 		give = buf_used(b) > CHANNEL_TOKEN - 1 ?
 		    buf_used(b) - (CHANNEL_TOKEN - 1) : 0;
 	*data = buf_head(b);
-	*n = give;
-	ch->given[which - 1] = give;
+	*n = ch->given[0] = give;
 	if (give > 0)
 		return IO_READ;
-	return *fd == -1 ? IO_END : IO_WAIT;
+	return ch->fd[0] == -1 ? IO_END : IO_WAIT;
 }
 
-/* Whether the task sent on ch is done: both its streams ended. */
+/* Whether the task sent on ch is done: its token and status came. */
 int
 channel_done(const struct channel *ch)
 {
-	return ch->ended[0] && ch->ended[1];
+	return ch->state == CHANNEL_DONE;
 }
 
 /* The task is done: ch waits for the next one of its host. */

@@ -231,9 +231,9 @@ cmdpool_watch_channel(struct pollfd *pfd, size_t k, struct channel *ch,
 {
 	if (buf_used(&ch->send) > 0 && ch->to_fd != -1)
 		k = cmdpool_add(pfd, k, ch->to_fd, i, WATCH_IN, 0);
-	if (ch->fd[0] != -1 && !ch->ended[0])
+	if (ch->fd[0] != -1)
 		k = cmdpool_add(pfd, k, ch->fd[0], i, WATCH_OUT, 0);
-	if (ch->fd[1] != -1 && !ch->ended[1])
+	if (ch->fd[1] != -1)
 		k = cmdpool_add(pfd, k, ch->fd[1], i, WATCH_ERR, 0);
 	if (ch->pidfd != -1)
 		k = cmdpool_add(pfd, k, ch->pidfd, i, WATCH_EXIT, 0);

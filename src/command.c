@@ -526,42 +526,6 @@ command_pull(int fd, char **data, size_t *n)
 }
 
 /*
- * Read what fd has into b, up to the --max-output cap on what b holds (a
- * greeting taken from its head no longer counts), past which bytes are
- * read and dropped (or the command would block).  Return as command_pull.
- */
-/*
- * The next bytes of the command's stdout (which = 1) or stderr (2): from
- * its pipe, or from its channel.  Return as command_pull.
- */
-static enum io_status
-command_next(struct command *c, int which, char **data, size_t *n)
-{
-	if (c->chan != NULL)
-		return channel_pull(c->chan, which, data, n, c->lost,
-		    sizeof c->lost);
-	return command_pull(which == 1 ? c->out_fd : c->err_fd, data, n);
-}
-
-static enum io_status
-command_capture(struct command *c, int which, struct buf *b, int *truncated,
-    size_t cap)
-{
-	size_t		 room = cap > buf_used(b) ? cap - buf_used(b) : 0, n;
-	char		*data;
-	enum io_status	 rc;
-
-	if ((rc = command_next(c, which, &data, &n)) != IO_READ)
-		return rc;
-	if (n > room) {
-		*truncated = 1;
-		n = room;
-	}
-	buf_add(b, data, n);
-	return IO_READ;
-}
-
-/*
  * --results: write bytes to the task's file; a write that fails (a full
  * disk) stops the command, as its output would be lost.
  */
@@ -579,46 +543,94 @@ command_spill(struct command *c, int which, const char *p, size_t n,
 }
 
 /*
+ * Take bytes of the command's stdout (which = 1) or stderr (which = 2).  A
+ * remote host's greeting comes first on stdout, and is not the command's: a
+ * host that writes something else first is not to be trusted with tasks,
+ * and the command is stopped.  With --results the bytes go to files, with
+ * --line-buffer each complete stdout line to stdout at once; else they are
+ * kept, up to the --max-output cap on what the buffer holds (a greeting
+ * taken from its head no longer counts), past which they are dropped.
+ */
+static void
+command_take(struct command *c, const struct config *cfg, int which,
+    const char *data, size_t n, double now)
+{
+	struct buf	*b = which == 1 ? &c->slot->reply : &c->slot->errout;
+	size_t		 cap = cfg->max_output, room;
+
+	if (c->res_fd[which - 1] != -1 && (which == 2 || c->link.ready)) {
+		command_spill(c, which, data, n, now);
+		return;
+	}
+	if (which == 1 && !c->link.ready)
+		cap += sizeof HOST_HELLO;
+	room = cap > buf_used(b) ? cap - buf_used(b) : 0;
+	if (n > room) {
+		*(which == 1 ? &c->slot->out_trunc : &c->slot->err_trunc) = 1;
+		n = room;
+	}
+	buf_add(b, data, n);
+	if (which == 2)
+		return;
+	if (host_greet(&c->link, b, c->lost, sizeof c->lost) == HOST_BAD)
+		command_kill(c, now, c->lost);
+	else if (c->link.ready && c->res_fd[0] != -1) {
+		/* What came with the greeting is the command's. */
+		command_spill(c, 1, buf_head(b), buf_used(b), now);
+		buf_reset(b);
+	} else if (c->link.ready && cfg->line_buffer)
+		output_lines(c->slot, b, 0);
+}
+
+/*
+ * Take what the channel of a command has for it, a bounded number of
+ * pieces at a time (a flood of output waits for the next poll).  Return as
+ * command_read.
+ */
+static enum io_status
+command_read_channel(struct command *c, const struct config *cfg, double now)
+{
+	enum io_status	 rc;
+	char		*data;
+	size_t		 n;
+	int		 which, i;
+
+	for (i = 0; i < 16; i++) {
+		rc = channel_pull(c->chan, &which, &data, &n, c->lost,
+		    sizeof c->lost);
+		if (c->chan->link.bad) {
+			command_kill(c, now, c->lost);
+			return IO_WAIT;
+		}
+		if (rc != IO_READ)
+			return rc;
+		command_take(c, cfg, which, data, n, now);
+	}
+	return IO_READ;
+}
+
+/*
  * Read the command's stdout (which = 1) or stderr (which = 2), closing it at
- * end of file.  A remote host's greeting comes first on stdout, and is not
- * the command's: a host that writes something else first is not to be
- * trusted with tasks, and the command is stopped.  With --results the
- * bytes go to files, with --line-buffer each complete stdout line to
- * stdout at once.  Return as command_pull does.
+ * end of file; a command in a channel, what the channel has for either.
+ * Return IO_READ after reading, IO_WAIT when nothing was ready, IO_END at
+ * the end.
  */
 enum io_status
 command_read(struct command *c, const struct config *cfg, int which,
     double now)
 {
 	int		*fd = which == 1 ? &c->out_fd : &c->err_fd;
-	struct buf	*b = which == 1 ? &c->slot->reply : &c->slot->errout;
 	enum io_status	 rc;
 	char		*data;
 	size_t		 n;
 
-	if (*fd == -1 && c->chan == NULL)
+	if (c->chan != NULL)
+		return command_read_channel(c, cfg, now);
+	if (*fd == -1)
 		return IO_END;
-	if (c->res_fd[which - 1] != -1 && (which == 2 || c->link.ready)) {
-		if ((rc = command_next(c, which, &data, &n)) == IO_READ)
-			command_spill(c, which, data, n, now);
-	} else if (which == 1) {
-		rc = command_capture(c, 1, b, &c->slot->out_trunc,
-		    cfg->max_output + (c->link.ready ? 0 : sizeof HOST_HELLO));
-		if (host_greet(&c->link, b, c->lost,
-		    sizeof c->lost) == HOST_BAD)
-			command_kill(c, now, c->lost);
-		else if (c->link.ready && c->res_fd[0] != -1) {
-			/* What came with the greeting is the command's. */
-			command_spill(c, 1, buf_head(b), buf_used(b), now);
-			buf_reset(b);
-		} else if (c->link.ready && cfg->line_buffer)
-			output_lines(c->slot, b, 0);
-	} else
-		rc = command_capture(c, 2, b, &c->slot->err_trunc,
-		    cfg->max_output);
-	if (c->chan != NULL && c->chan->link.bad)
-		command_kill(c, now, c->lost);
-	else if (rc == IO_END && c->chan == NULL) {
+	if ((rc = command_pull(*fd, &data, &n)) == IO_READ)
+		command_take(c, cfg, which, data, n, now);
+	else if (rc == IO_END) {
 		close(*fd);
 		*fd = -1;
 	}

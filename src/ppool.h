@@ -515,10 +515,14 @@ struct channel {
 	int		 to_fd;		/* the runner's stdin */
 	int		 fd[2];		/* its stdout and stderr */
 	struct buf	 send;		/* frames not yet written */
-	struct buf	 rd[2];		/* read, not yet given to the task */
+	struct buf	 rd[2];		/* read from fd[], not yet given out */
 	size_t		 given[2];	/* of rd, given out by channel_pull */
 	char		 token[CHANNEL_TOKEN + 1];
-	int		 ended[2];	/* the task's stdout, stderr ended */
+	enum {
+		CHANNEL_OUT,		/* the task's stdout comes */
+		CHANNEL_ERR,		/* its stderr, after its status */
+		CHANNEL_DONE		/* it ended */
+	}		 state;
 	int		 status;	/* the task's, as the runner's sh saw it */
 	int		 busy;		/* a task was sent and is not done */
 	struct channel	*next;		/* in the list of all */
@@ -527,8 +531,8 @@ int	 channel_wanted(const struct config *, const struct host *);
 struct channel *channel_get(struct host *, const struct config *);
 int	 channel_flush(struct channel *);
 void	 channel_send(struct channel *, const char *, const struct buf *);
-enum io_status channel_pull(struct channel *, int, char **, size_t *, char *,
-	    size_t);
+enum io_status channel_pull(struct channel *, int *, char **, size_t *,
+	    char *, size_t);
 int	 channel_done(const struct channel *);
 void	 channel_release(struct channel *);
 int	 channel_end(struct channel *, int);
