@@ -24,7 +24,8 @@
  * Its first line is a token, random, known only to ppool and this shell
  * (never in a command line or the environment, where a task could see
  * it).  Then each task is a frame: "T LINES BYTES", LINES lines of shell
- * text (host_job_text's), and BYTES bytes of stdin ("-": /dev/null).  The
+ * text (host_job_text's, joined by newlines: none is added), and BYTES
+ * bytes of stdin ("-": /dev/null).  The
  * task's stdout goes straight to the channel's; then come the token and
  * "STATUS 0\n", or "STATUS 1\n", the task's stderr and the token again.
  * That is how ppool knows where each ends, byte for byte, from one stream:
@@ -35,34 +36,44 @@
  * Its variables are its own (unset first: one exported by the far side's
  * environment would stay exported, to every task).  With setsid, a task is
  * a session of its own: what it leaves behind is killed when it ends, as
- * here.  When the channel ends (ssh's watchdog or
- * Slurm signal the runner) the running task gets SIGTERM, and SIGKILL
- * --kill-after seconds later, from a process outside the runner's group.
+ * here.  While a task runs, a reader waits on the runner's stdin: each
+ * "k" line ppool sends kills the task (SIGTERM, then SIGKILL), and the
+ * empty line ppool sends once it has the task's end lets the runner go on
+ * to the next frame.  So a timeout ends the task, not the channel.  When
+ * the channel ends (ssh's watchdog or Slurm signal the runner) the running
+ * task gets SIGTERM, and SIGKILL --kill-after seconds later, from a process
+ * outside the runner's group.
  */
 #define CHANNEL_RUNNER_FMT						\
-	"unset P_a P_t P_d P_s P_p P_w P_m P_n P_c P_i P_l P_f P_e\n"	\
+	"unset P_a P_t P_d P_s P_p P_w P_m P_n P_c P_i P_l P_f P_e P_k P_g "	\
+	"P_r\n"								\
 	"P_a=%g; IFS= read -r P_t || exit 0\n"				\
 	"P_d=$(mktemp -d \"${TMPDIR:-/tmp}/ppool.XXXXXX\") || exit 1\n"	\
 	"P_s=setsid; command -v setsid >/dev/null 2>&1 || P_s=\n"	\
+	"exec 3<&0\n"							\
 	"trap 'rm -rf \"$P_d\"' EXIT\n"					\
 	"trap '[ -n \"$P_p\" ] && { kill -TERM -$P_p || kill -TERM $P_p; " \
 	"$P_s /bin/sh -c \"sleep $P_a; kill -KILL -$P_p\" </dev/null "	\
 	">/dev/null 2>&1 & }; exit 1' HUP TERM\n"			\
 	"while read -r P_w P_m P_n; do\n"				\
 	"[ \"$P_w\" = T ] || continue\n"				\
-	"P_c=; P_i=0\n"							\
+	"IFS= read -r P_c || exit 0; P_i=1\n"				\
 	"while [ $P_i -lt $P_m ]; do IFS= read -r P_l || exit 0; "	\
-	"P_c=\"$P_c$P_l\n\"; P_i=$((P_i+1)); done\n"			\
+	"P_c=\"$P_c\n$P_l\"; P_i=$((P_i+1)); done\n"			\
 	"P_f=/dev/null\n"						\
 	"if [ \"$P_n\" != - ]; then head -c \"$P_n\" >\"$P_d/i\" || "	\
 	"exit 0; P_f=$P_d/i; fi\n"					\
-	"$P_s /bin/sh -c \"$P_c\" <\"$P_f\" 2>\"$P_d/e\" & P_p=$!\n"	\
+	"$P_s /bin/sh -c \"$P_c\" <\"$P_f\" 2>\"$P_d/e\" 3<&- & P_p=$!\n"	\
+	"{ P_g=TERM; while IFS= read -r P_k && [ \"$P_k\" = k ]; do "	\
+	"kill -$P_g -$P_p 2>/dev/null || kill -$P_g $P_p 2>/dev/null; "	\
+	"P_g=KILL; done; } <&3 & P_r=$!\n"				\
 	"wait $P_p 2>/dev/null; P_e=$?\n"				\
 	"[ -n \"$P_s\" ] && kill -KILL -$P_p 2>/dev/null\n"		\
 	"P_p=\n"							\
 	"if [ -s \"$P_d/e\" ]; then printf '%%s %%s 1\\n' \"$P_t\" "	\
 	"\"$P_e\"; cat \"$P_d/e\"; printf '%%s\\n' \"$P_t\"; "		\
 	"else printf '%%s %%s 0\\n' \"$P_t\" \"$P_e\"; fi\n"		\
+	"wait $P_r\n"							\
 	"done\n"
 
 /* Bytes asked of one read() of a channel. */
@@ -273,13 +284,12 @@ channel_flush(struct channel *ch)
 void
 channel_send(struct channel *ch, const char *text, const struct buf *in)
 {
-	const char	*p, *nl;
+	const char	*p;
 	char		 head[64];
-	size_t		 lines = 0;
+	size_t		 lines = 1;
 
-	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
-		lines++;
-	if (*p != '\0')
+	/* Its lines joined by newlines: the last one may be empty. */
+	for (p = text; (p = strchr(p, '\n')) != NULL; p++)
 		lines++;
 	if (in != NULL)
 		snprintf(head, sizeof head, "T %zu %zu\n", lines, in->len);
@@ -287,13 +297,28 @@ channel_send(struct channel *ch, const char *text, const struct buf *in)
 		snprintf(head, sizeof head, "T %zu -\n", lines);
 	buf_addstr(&ch->send, head);
 	buf_addstr(&ch->send, text);
-	if (*p != '\0')
-		buf_addc(&ch->send, '\n');
+	buf_addc(&ch->send, '\n');
 	if (in != NULL)
 		buf_add(&ch->send, in->data, in->len);
 	ch->state = CHANNEL_OUT;
 	ch->status = 0;
 	(void)channel_flush(ch);
+}
+
+/*
+ * How many bytes at the end of b (n of them at p) may be the start of the
+ * token: they wait for what comes next.
+ */
+static size_t
+channel_token_start(const struct channel *ch, const char *p, size_t n)
+{
+	size_t	 k = n < CHANNEL_TOKEN - 1 ? n : CHANNEL_TOKEN - 1;
+
+	for (; k > 0; k--) {
+		if (memcmp(p + n - k, ch->token, k) == 0)
+			return k;
+	}
+	return 0;
 }
 
 /* Read what fd has into b; close it at its end.  Return 1 if bytes came. */
@@ -396,16 +421,25 @@ channel_pull(struct channel *ch, int *which, char **data, size_t *n,
 		buf_consume(b, CHANNEL_TOKEN + line);
 		return channel_pull(ch, which, data, n, why, size);
 	}
-	if (ch->fd[0] == -1)
-		give = buf_used(b);
-	else	/* The last bytes may be the start of the token. */
-		give = buf_used(b) > CHANNEL_TOKEN - 1 ?
-		    buf_used(b) - (CHANNEL_TOKEN - 1) : 0;
+	give = buf_used(b);
+	if (ch->fd[0] != -1)
+		give -= channel_token_start(ch, buf_head(b), buf_used(b));
 	*data = buf_head(b);
 	*n = ch->given[0] = give;
 	if (give > 0)
 		return IO_READ;
 	return ch->fd[0] == -1 ? IO_END : IO_WAIT;
+}
+
+/*
+ * Kill the task sent on ch: SIGTERM to its process group the first time,
+ * SIGKILL after.  Its end comes back as any other.
+ */
+void
+channel_kill_task(struct channel *ch)
+{
+	buf_add(&ch->send, "k\n", 2);
+	(void)channel_flush(ch);
 }
 
 /* Whether the task sent on ch is done: its token and status came. */
@@ -415,11 +449,17 @@ channel_done(const struct channel *ch)
 	return ch->state == CHANNEL_DONE;
 }
 
-/* The task is done: ch waits for the next one of its host. */
+/*
+ * The task is done: ch waits for the next one of its host.  The empty line
+ * that lets the runner's reader go is sent with the next frame, in one
+ * write: two would be two TCP segments, the second held back for the
+ * first's ACK (40 ms).  Until then the runner has nothing to do anyway.
+ */
 void
 channel_release(struct channel *ch)
 {
 	ch->busy = 0;
+	buf_addc(&ch->send, '\n');
 	buf_consume(&ch->rd[0], ch->given[0]);
 	buf_consume(&ch->rd[1], ch->given[1]);
 	ch->given[0] = ch->given[1] = 0;

@@ -350,10 +350,13 @@ command_in_channel(struct slot *s, const struct config *cfg, double now,
 	c->res_fd[0] = res[0];
 	c->res_fd[1] = res[1];
 	c->timeout = job->timeout > 0 ? job->timeout : cfg->timeout;
-	/* A timeout ends the channel: its runner ends the task's group. */
+	/*
+	 * The runner kills the task when told (command_kill); the channel's
+	 * own way out is for a channel that no longer listens.
+	 */
 	term_init(&c->term, ch->pidfd, ch->pid, cfg->kill_after);
 	if (c->timeout > 0)
-		term_at(&c->term, now + c->timeout);
+		c->kill_due = now + c->timeout;
 	buf_init(&text);
 	host_job_text(&text, job);
 	channel_send(ch, text.data, job->has_stdin ? &job->stdin_text : NULL);
@@ -715,17 +718,42 @@ command_short_in(struct command *c, const struct config *cfg)
 }
 
 /*
+ * The next step of stopping a command in a channel: its runner sends its
+ * process group SIGTERM at the first "k" line, SIGKILL at the second,
+ * --kill-after seconds later; a channel that has not sent the task's end
+ * CHANNEL_GRACE seconds after that is ended itself.
+ */
+static void
+command_kill_in_channel(struct command *c, double now)
+{
+	if (c->kills == 2) {
+		c->kill_due = 0;
+		term_now(&c->term, now);
+		return;
+	}
+	channel_kill_task(c->chan);
+	c->kills++;
+	c->kill_due = now + c->term.kill_after +
+	    (c->kills == 2 ? CHANNEL_GRACE : 0);
+}
+
+/*
  * Stop the command for a reason: SIGTERM to its process group now, SIGKILL
- * after --kill-after seconds (term.c).
+ * after --kill-after seconds (term.c, or in a channel its runner).
  */
 void
 command_kill(struct command *c, double now, const char *why)
 {
+	int	 first = c->why[0] == '\0' && !c->timed_out;
+
 	/* The first reason holds, cut to fit. */
 	if (c->why[0] == '\0')
 		snprintf(c->why, sizeof c->why, "%.*s",
 		    (int)sizeof c->why - 1, why);
-	term_now(&c->term, now);
+	if (c->chan == NULL)
+		term_now(&c->term, now);
+	else if (first && c->kills == 0)
+		command_kill_in_channel(c, now);
 }
 
 /* Run the command's timer; return when it wants to run next, or 0. */
@@ -734,8 +762,16 @@ command_timer(struct command *c, double now)
 {
 	double	 next;
 
+	if (c->chan != NULL && c->kill_due > 0 && now >= c->kill_due) {
+		if (c->kills == 0 && c->why[0] == '\0')
+			c->timed_out = 1;
+		command_kill_in_channel(c, now);
+	}
 	if (term_timer(&c->term, now, &next) == TERM_FIRED)
 		c->timed_out = 1;
+	if (c->chan != NULL && c->kill_due > 0 && (next == 0 ||
+	    c->kill_due < next))
+		next = c->kill_due;
 	return next;
 }
 

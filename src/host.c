@@ -417,9 +417,31 @@ host_quote(struct buf *b, const char *s)
 	buf_addc(b, '\'');
 }
 
+/* Append env(1) with the job's variables and a space, if it has any. */
+static void
+host_env_words(struct buf *b, const struct job *job)
+{
+	size_t	 i;
+
+	if (job->env_names.n == 0)
+		return;
+	/* env(1), not export: a variable's name need not suit the shell. */
+	buf_addstr(b, "env");
+	for (i = 0; i < job->env_names.n; i++) {
+		/* 'NAME'='VALUE' is one word to the shell: NAME=VALUE. */
+		buf_addc(b, ' ');
+		host_quote(b, job->env_names.v[i]);
+		buf_addc(b, '=');
+		host_quote(b, job->env_values.v[i]);
+	}
+	buf_addc(b, ' ');
+}
+
 /*
  * Append shell text that runs a command-mode job as it would run here:
- * its environment exported, in its directory, its stages piped.
+ * its environment set, in its directory, its stages piped.  A program
+ * gets its variables from env(1) directly: a shell between them would drop
+ * those whose names are no shell names, as one does here.
  */
 void
 host_job_text(struct buf *b, const struct job *job)
@@ -434,38 +456,33 @@ host_job_text(struct buf *b, const struct job *job)
 		host_quote(&rest, job->cwd);
 		buf_addstr(&rest, " || exit 1\n");
 	}
-	if (job->kind == JOB_SHELL)
+	if (job->kind == JOB_SHELL) {
 		/* The "cmd" text, as sh -c is given it here. */
 		buf_addstr(&rest, job->stages[0].v[2]);
-	else {
-		if (job->nstages == 1)
-			buf_addstr(&rest, "exec ");
-		for (i = 0; i < job->nstages; i++) {
-			if (i > 0)
-				buf_addstr(&rest, " | ");
-			for (k = 0; k < job->stages[i].n; k++) {
-				if (k > 0)
-					buf_addc(&rest, ' ');
-				host_quote(&rest, job->stages[i].v[k]);
-			}
+		if (job->env_names.n == 0) {
+			buf_addstr(b, rest.data);
+		} else {
+			buf_addstr(b, "exec ");
+			host_env_words(b, job);
+			buf_addstr(b, "/bin/sh -c ");
+			host_quote(b, rest.data);
 		}
-	}
-	if (job->env_names.n == 0) {
-		buf_addstr(b, rest.data);
 		buf_free(&rest);
 		return;
 	}
-	/* env(1), not export: a variable's name need not suit the shell. */
-	buf_addstr(b, "exec env");
-	for (i = 0; i < job->env_names.n; i++) {
-		/* 'NAME'='VALUE' is one word to the shell: NAME=VALUE. */
-		buf_addc(b, ' ');
-		host_quote(b, job->env_names.v[i]);
-		buf_addc(b, '=');
-		host_quote(b, job->env_values.v[i]);
+	if (job->nstages == 1)
+		buf_addstr(&rest, "exec ");
+	for (i = 0; i < job->nstages; i++) {
+		if (i > 0)
+			buf_addstr(&rest, " | ");
+		host_env_words(&rest, job);
+		for (k = 0; k < job->stages[i].n; k++) {
+			if (k > 0)
+				buf_addc(&rest, ' ');
+			host_quote(&rest, job->stages[i].v[k]);
+		}
 	}
-	buf_addstr(b, " /bin/sh -c ");
-	host_quote(b, rest.data);
+	buf_addstr(b, rest.data);
 	buf_free(&rest);
 }
 

@@ -505,6 +505,8 @@ void	 host_free(void);
 
 /* channel.c */
 #define CHANNEL_TOKEN	32	/* hex digits */
+/* Seconds a channel has to end a killed task before it is ended itself. */
+#define CHANNEL_GRACE	10
 /* A long-lived shell on a remote host that runs tasks one at a time. */
 struct channel {
 	struct host	*host;
@@ -534,6 +536,7 @@ void	 channel_send(struct channel *, const char *, const struct buf *);
 enum io_status channel_pull(struct channel *, int *, char **, size_t *,
 	    char *, size_t);
 int	 channel_done(const struct channel *);
+void	 channel_kill_task(struct channel *);
 void	 channel_release(struct channel *);
 int	 channel_end(struct channel *, int);
 void	 channel_close_idle(void);
@@ -579,6 +582,8 @@ struct command {
 	char		 why[256];	/* why ppool stopped it, or "" */
 	struct hostlink	 link;		/* where it runs */
 	struct channel	*chan;		/* the channel it runs in, or NULL */
+	int		 kills;		/* "k" lines sent to its channel */
+	double		 kill_due;	/* when the next one goes, or 0 */
 	char		 lost[384];	/* how its host failed, or "" */
 	int		 res_fd[2];	/* --results: stdout, stderr files */
 	int		 again;		/* --memfree stopped it: run it again */

@@ -740,3 +740,385 @@ sys.stdout.buffer.write(b"".join(b"%d " % i + b[i % 200:] + b"\n" for i in range
 	assert_equal "$(jqo .host | sort -u | tr '\n' ' ')" "127.0.0.1 127.0.0.2 "
 	assert_nothing_left 15
 }
+
+# --- channels: one connection per slot in command mode ------------------------
+
+# ssh_logger LOG: write a --ssh-command that appends a line to LOG each
+# time it runs, the host (the word before "--"), then execs the test's ssh
+# command line (so the process is ssh itself, the marker in its command
+# line); print its path.
+ssh_logger() {
+	local f="$BATS_TEST_TMPDIR/logssh"
+	printf '#!/bin/sh\nfor a; do [ "$a" = -- ] && break; h=$a; done\necho "$h" >>%q\nexec %s "$@"\n' \
+		"$1" "$SSH" >"$f"
+	chmod +x "$f"
+	printf '%s' "$f"
+}
+
+# channel_conns: how many distinct "stdout" the records in $output have;
+# the tasks print their $SSH_CONNECTION: one per connection.
+channel_conns() {
+	jqo -j .stdout | sort -u | wc -l
+}
+
+@test "channels: -S 2/127.0.0.1 logs in twice for 20 tasks, PPOOL_CHANNELS=0 20 times; the records are the same" {
+	seq 20 >in
+	local ssh
+	ssh=$(ssh_logger "$PWD/log")
+	run --separate-stderr ppool -S 2/127.0.0.1 -j 2 --ssh-command "$ssh" \
+		-- sh -c 'echo "$0 ${SSH_CONNECTION:+remote}"' {} <in
+	assert_success
+	assert_equal "$stderr" ""
+	assert_seqs_in_order 20
+	assert_equal "$(jqo -j .stdout)" "$(seq -f '%g remote' 20)"
+	assert_equal "$(jqo .host | sort -u)" 127.0.0.1
+	jqo -c 'del(.ms)' >channels.rec
+	assert_equal "$(sort log | uniq -c | awk '{ print $1 "x" $2 }')" 2x127.0.0.1
+	rm log
+	PPOOL_CHANNELS=0 run --separate-stderr ppool -S 2/127.0.0.1 -j 2 --ssh-command "$ssh" \
+		-- sh -c 'echo "$0 ${SSH_CONNECTION:+remote}"' {} <in
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$(jqo -c 'del(.ms)')" "$(cat channels.rec)"
+	assert_equal "$(sort log | uniq -c | awk '{ print $1 "x" $2 }')" 20x127.0.0.1
+	assert_nothing_left 15
+}
+
+@test "channels: argv bytes, cmd, env, cwd, stdin, binary output, stderr, exit statuses and signals: records as a local run's" {
+	# Arguments to a command line's command: quotes, spaces, newlines,
+	# backslashes, $ and every byte from 80 to ff (\udcXX is the byte XX).
+	python3 - >in <<'EOF'
+import json
+print(json.dumps(["a b", "it's", 'say "hi"', '$HOME $(id) `id`', 'back\\slash \\n \\\\', '*',
+    "line1\nline2", "", "  lead and trail  ", "tab\there", ";|&<>(){}#~!%^", "{}", "\u00e9 \u00fc", "--", "-n"]))
+print('["x' + "".join("\\udc%02x" % b for b in range(0x80, 0x100)) + 'y", "\\udcff", "caf\\u00e9\\udce9"]')
+for e in (0, 1, 3, 127):
+    print(json.dumps(["exit", str(e)]))
+print(json.dumps(["missing"]))
+print(json.dumps({"args": ["cat"], "stdin": "a\u0000b\n\u0000c\u0000"}))
+print(json.dumps({"args": ["cat"], "stdin": ""}))
+print(json.dumps({"args": ["cat"]}))
+print(json.dumps({"args": ["cat"], "stdin": "T 1 5\nlooks like a frame\n"}))
+print(json.dumps(["binary"]))
+EOF
+	local script='case $1 in
+exit) printf "out %s" "$2"; printf "err %s\n" "$2" >&2; exit "$2" ;;
+missing) no_such_command_here ;;
+cat) cat ;;
+binary) printf "\377\000\200x"; printf "e\376" >&2 ;;
+*) printf "[%s]\n" "$@" ;;
+esac'
+	run --separate-stderr ppool -- sh -c "$script" sh <in
+	assert_equal "$status" 4
+	jqo -c 'del(.ms)' >local.rec
+	# What the local run says, to be sure the tasks cover it all.
+	assert_equal "$(jqo -c '.exit' | sort -n -u | tr '\n' ' ')" "0 1 3 127 "
+	assert_equal "$(jqo -c 'select(.seq == 2 or .seq == 12) | has("stdout_base64")' | sort -u)" true
+	assert_equal "$(record 7 | jq -r .stderr)" "sh: 3: no_such_command_here: not found"
+	run --separate-stderr ppool -S 2/127.0.0.1 --ssh-command "$SSH" -- sh -c "$script" sh <in
+	assert_equal "$status" 4
+	assert_equal "$(jqo .host | sort -u)" 127.0.0.1
+	assert_equal "$(jqo -c 'del(.ms, .host)')" "$(cat local.rec)"
+
+	# Tasks without a command: "cmd" text and argv, "pipeline"; "env" with
+	# odd bytes in a name and a value (the shell's own environment shows
+	# them: it passes on only names it can take), "cwd", signals.
+	mkdir "d i r 'q' \$x"
+	: >"d i r 'q' \$x/f 1"
+	python3 - "$PWD/d i r 'q' \$x" >in <<'EOF'
+import json, sys
+print(json.dumps({"cmd": "printf '%s|' \"$FOO\" \"$(pwd)\" *; tr '\\000' '\\n' </proc/$$/environ | grep -a '^odd'; cat",
+    "env": {"FOO": "x y'z\"$HOME\\ \u00e9\ttab\nnl \u0001", "odd name.-\u00e9\u0001'\"$x\\": "v=\"'\\ $x\n2"},
+    "cwd": sys.argv[1], "stdin": "in\u0000put"}))
+print(json.dumps({"cmd": "kill -TERM $$"}))
+print(json.dumps({"cmd": "echo before; kill -KILL $$; echo after"}))
+print(json.dumps({"cmd": "echo out; echo err >&2; exit 3"}))
+print(json.dumps({"cmd": "exit 1"}))
+print(json.dumps({"cmd": "printf '\\377\\000\\200x'"}))
+print(json.dumps({"cmd": ["printf", "[%s]", "a b", "$x", "it's"]}))
+print(json.dumps({"pipeline": [["printf", "a\\nb\\n"], ["wc", "-l"]], "stdin": "unread"}))
+print(json.dumps({"cmd": "cat; printf 'no newline'", "stdin": "x\u0000y\u0000"}))
+EOF
+	run --separate-stderr ppool <in
+	assert_equal "$status" 4
+	jqo -c 'del(.ms)' >local.rec
+	assert_equal "$(jqo -c '[.exit, .signal]' | sort -u | tr '\n' ' ')" \
+		'[0,null] [1,null] [3,null] [null,"SIGKILL"] [null,"SIGTERM"] '
+	assert_equal "$(record 1 | jq -c .stdout)" \
+		"$(jq -nc --arg d "$PWD/d i r 'q' \$x" '"x y'"'"'z\"$HOME\\ é\ttab\nnl \u0001|\($d)|f 1|odd name.-é\u0001'"'"'\"$x\\=v=\"'"'"'\\ $x\nin\u0000put"')"
+	run --separate-stderr ppool -S 2/127.0.0.1 --ssh-command "$SSH" <in
+	assert_equal "$status" 4
+	assert_equal "$(jqo .host | sort -u)" 127.0.0.1
+	assert_equal "$(jqo -c 'del(.ms, .host)')" "$(cat local.rec)"
+	assert_nothing_left 15
+}
+
+@test "channels: a remote command's own exit status 130 is read as SIGINT, as the man page says (129 to 192 are signals)" {
+	printf '%s\n' 130 128 129 192 193 >in
+	run --separate-stderr ppool -- sh -c 'exit "$0"' {} <in
+	assert_equal "$status" 5
+	assert_equal "$(jqo -c '[.exit, .signal]' | tr '\n' ' ')" '[130,null] [128,null] [129,null] [192,null] [193,null] '
+	run --separate-stderr ppool -S 127.0.0.1 --ssh-command "$SSH" -- sh -c 'exit "$0"' {} <in
+	assert_equal "$status" 5
+	assert_equal "$(jqo -c '[.ok, .exit, .signal]' | tr '\n' ' ')" \
+		'[false,null,"SIGINT"] [false,128,null] [false,null,"SIGHUP"] [false,null,"SIGRTMAX"] [false,193,null] '
+	assert_equal "$(record 1 | jq -r .error)" "killed by SIGINT"
+	# 192 is 128 + 64: what a task killed by signal 64 gives here.
+	run --separate-stderr ppool -- sh -c 'kill -64 $$' <<<1
+	assert_equal "$(record 1 | jq -c '[.exit, .signal]')" '[null,"SIGRTMAX"]'
+	assert_nothing_left 15
+}
+
+@test "channels: what a task leaves behind is killed when the task ends, while the channel runs the next task" {
+	local s pid bg
+	s=$(marked sleep)
+	printf '%s\n' 1 2 >in
+	# Task 1 leaves a sleep behind, holding its stdout; task 2, on the same
+	# channel, waits for go.
+	"$PPOOL" -S 1/127.0.0.1 --ssh-command "$SSH" -- sh -c '
+		if [ "$1" = 1 ]; then
+			"$0" 1000 & echo $! >"$2/bgpid"
+		else
+			while [ ! -e "$2/go" ]; do sleep 0.05; done
+		fi
+		echo "$SSH_CONNECTION"' "$s" {} "$PWD" <in >out 2>err &
+	pid=$!
+	BG_PIDS+=("$pid")
+	wait_until 30 at_least_lines out 1
+	bg=$(<bgpid)
+	wait_until 5 exited "$bg"
+	# ppool is still running task 2, in the channel that ran task 1.
+	! exited "$pid" || fail "ppool ended before task 2 could"
+	[[ -n $(remote_marker_pids) ]] || fail "no remote process runs task 2"
+	: >go
+	wait_exit "$pid" 30
+	output=$(<out)
+	assert_equal "$status" 0
+	assert_equal "$(cat err)" ""
+	assert_seqs_in_order 2
+	assert_equal "$(jqo -c '[.ok, .host]' | sort -u)" '[true,"127.0.0.1"]'
+	assert_equal "$(channel_conns)" 1
+	assert_hosts_match stdout
+	assert_nothing_left 15
+}
+
+@test "channels: a task that times out is killed on the remote side (TERM, then KILL), its channel goes on, and nothing is left" {
+	local s
+	s=$(marked sleep)
+	# -t 1 for tasks 2 and 3 only: the others may wait for a login.  Task 3
+	# ignores SIGTERM: the SIGKILL --kill-after seconds later ends it.
+	printf '%s\n' '{"args": [1], "timeout": 60}' '{"args": [2]}' '{"args": [3]}' \
+		'{"args": [4], "timeout": 60}' >in
+	run --separate-stderr ppool -S 1/127.0.0.1 -t 1 --kill-after 1 --ssh-command "$SSH" -- sh -c '
+		[ "$1" != 2 ] || { : >"$2/started"; exec "$0" 100; }
+		[ "$1" != 3 ] || { trap "" TERM; : >"$2/started3"; "$0" 100; }
+		echo "$SSH_CONNECTION $PPID"' "$s" {} "$PWD" <in
+	assert_equal "$status" 2
+	assert_seqs_in_order 4
+	assert_file_exists started
+	assert_file_exists started3
+	assert_equal "$(record 2 | jq -c '[.ok, .error, .exit, .signal, .host]')" \
+		'[false,"timed out after 1 s",null,null,"127.0.0.1"]'
+	assert_equal "$(record 3 | jq -c '[.ok, .error, .exit, .signal, .host]')" \
+		'[false,"timed out after 1 s",null,null,"127.0.0.1"]'
+	# Task 3 took its SIGKILL --kill-after (1 s) after its SIGTERM.
+	(($(record 3 | jq '.ms | floor') >= 1900)) || fail "task 3 ended after $(record 3 | jq .ms) ms"
+	assert_equal "$(jqo -c 'select(.seq == 1 or .seq == 4) | [.ok, .exit, .host]' | sort -u)" '[true,0,"127.0.0.1"]'
+	# Tasks 1 and 4 ran in the same channel: one connection, one runner.
+	assert_equal "$(record 1 | jq -r .stdout)" "$(record 4 | jq -r .stdout)"
+	output=$(jqo -c 'select(.seq == 1 or .seq == 4)')
+	assert_nothing_left 15
+}
+
+@test "channels: a remote command's own exit status 255 is a failed task, --retries applies, the host is not retired" {
+	printf '%s\n' 1 2 3 4 >in
+	run --separate-stderr ppool -S 1/127.0.0.1 --retries 1 --ssh-command "$SSH" \
+		-- sh -c 'echo "$SSH_CONNECTION"; [ "$0" != 2 ] || exit 255' {} <in
+	assert_equal "$status" 1
+	assert_seqs_in_order 4
+	assert_equal "$(record 2 | jq -c '[.ok, .exit, .signal, .host, .attempts]')" '[false,255,null,"127.0.0.1",2]'
+	assert_equal "$(jqo -c 'select(.seq != 2) | [.ok, .exit, .host, .attempts]' | sort -u)" '[true,0,"127.0.0.1",1]'
+	assert_equal "$(grep -ci retir <<<"$stderr")" 0
+	# One channel ran all five attempts, and the tasks after them.
+	assert_equal "$(channel_conns)" 1
+	jqo -c 'del(.ms, .stdout)' >channels.rec
+	output=$(jqo -c 'select(.ok)')
+	assert_hosts_match stdout
+	# With a connection per task: the same records.
+	PPOOL_CHANNELS=0 run --separate-stderr ppool -S 1/127.0.0.1 --retries 1 --ssh-command "$SSH" \
+		-- sh -c 'echo "$SSH_CONNECTION"; [ "$0" != 2 ] || exit 255' {} <in
+	assert_equal "$status" 1
+	assert_equal "$(jqo -c 'del(.ms, .stdout)')" "$(cat channels.rec)"
+	assert_equal "$(grep -ci retir <<<"$stderr")" 0
+	assert_nothing_left 15
+}
+
+@test "channels: 2 MiB of stdin with NUL bytes comes back whole, 5 MiB of random stdout too, and the next task still runs (-o raw)" {
+	# A stdin of 2 MiB: code points from 0 (NUL) up, as UTF-8, in a JSON
+	# string; its bytes in big.in.
+	python3 - big.in >in <<'EOF'
+import json, random, sys
+r = random.Random(7)
+cps = []
+n = 0
+while n < 2 * 1024 * 1024:
+    k = r.random()
+    c = chr(r.randrange(0, 128) if k < 0.6 else r.randrange(0x80, 0x800) if k < 0.9 else r.randrange(0x800, 0xd800))
+    cps.append(c)
+    n += len(c.encode())
+s = "".join(cps)
+open(sys.argv[1], "wb").write(s.encode())
+print(json.dumps({"stdin": s}, ensure_ascii=False))
+EOF
+	(($(tr -dc '\000' <big.in | wc -c) > 1000)) || fail "too few NUL bytes in big.in"
+	head -c 5242880 /dev/urandom >rand.bin
+	{
+		jq -nc --arg f "$PWD/rand.bin" '{args: [$f]}'
+		jq -nc '{stdin: "after"}'
+	} >>in
+	local cmd='if [ -n "$1" ]; then cat "$1"; else cat; fi'
+	ppool -o raw -- sh -c "$cmd" sh <in >local.out
+	ppool -o raw -S 1/127.0.0.1 --ssh-command "$SSH" -- sh -c "$cmd" sh <in >remote.out 2>err
+	assert_equal "$(cat err)" ""
+	{
+		cat big.in rand.bin
+		printf after
+	} >want
+	assert_equal "$(md5sum <local.out)" "$(md5sum <want)"
+	assert_equal "$(md5sum <remote.out)" "$(md5sum <want)"
+	assert_nothing_left 15
+}
+
+@test "channels: --results files and --line-buffer output are a local run's" {
+	local cmd='case $0 in
+1) seq 30000; echo "to stderr" >&2 ;;
+2) printf "\377\000bin"; printf "e\000rr" >&2; exit 3 ;;
+3) printf "a\nb\nno newline" ;;
+*) echo "$0" ;;
+esac'
+	seq 4 >in
+	mkdir here there
+	status=0
+	(cd here && "$PPOOL" --results r -- sh -c "$cmd" {} <../in >../here.rec) || status=$?
+	assert_equal "$status" 1
+	status=0
+	(cd there && "$PPOOL" --results r -S 2/127.0.0.1 --ssh-command "$SSH" -- sh -c "$cmd" {} <../in >../there.rec) ||
+		status=$?
+	assert_equal "$status" 1
+	assert_equal "$(jq -c 'del(.ms, .host)' there.rec)" "$(jq -c 'del(.ms)' here.rec)"
+	assert_equal "$(jq -r .host there.rec | sort -u)" 127.0.0.1
+	diff -r -x record.json here/r there/r
+	local n
+	for n in 1 2 3 4; do
+		assert_equal "$(jq -c 'del(.ms, .host)' "there/r/$n/record.json")" \
+			"$(jq -c 'del(.ms)' "here/r/$n/record.json")"
+	done
+	assert_equal "$(md5sum <there/r/1/stdout)" "$(seq 30000 | md5sum)"
+	assert_equal "$(od -An -c there/r/2/stderr | tr -s ' ')" ' e \0 r r'
+	# --line-buffer: every line of every task, whole.
+	cmd='i=0; while [ $i -lt 200 ]; do echo "task $0 line $i"; i=$((i + 1)); done; echo "err $0" >&2'
+	seq 6 >in
+	ppool --line-buffer -- sh -c "$cmd" {} <in >here.out 2>here.err
+	ppool --line-buffer -S 2/127.0.0.1 --ssh-command "$SSH" -- sh -c "$cmd" {} <in >there.out 2>there.err
+	assert_equal "$(sort there.out)" "$(sort here.out)"
+	assert_equal "$(wc -l <there.out)" 1200
+	assert_equal "$(sort there.err)" "$(sort here.err)"
+	assert_nothing_left 15
+}
+
+@test "channels: a task has the remote environment, not the runner's variables, and never sees its token (env, set, ps)" {
+	# A --ssh-command that keeps a copy of what ppool sends the channel,
+	# whose first line is the token.
+	printf '#!/bin/sh\ntee %q/sent.$$ | %s "$@"\n' "$PWD" "$SSH" >teessh
+	chmod +x teessh
+	printf '%s\n' '{"cmd": "env"}' '{"cmd": ["env"]}' '{"cmd": "set"}' '{"cmd": "ps -eo args"}' >in
+	run --separate-stderr ppool -S 1/127.0.0.1 --ssh-command ./teessh <in
+	assert_success
+	assert_seqs_in_order 4
+	local sent token
+	sent=(sent.*)
+	assert_equal "${#sent[@]}" 1
+	token=$(head -n 1 "${sent[0]}")
+	[[ $token =~ ^[0-9a-f]{32}$ ]] || fail "no token as the first line sent: $token"
+	local env1 env2 set3 ps4
+	env1=$(record 1 | jq -r .stdout)
+	env2=$(record 2 | jq -r .stdout)
+	set3=$(record 3 | jq -r .stdout)
+	ps4=$(record 4 | jq -r .stdout)
+	grep -qE "^SSH_CONNECTION=[^ ]+ [0-9]+ 127\.0\.0\.1 $SSHD_PORT\$" <<<"$env1" || fail "no SSH_CONNECTION: $env1"
+	grep -qE "^SSH_CONNECTION=[^ ]+ [0-9]+ 127\.0\.0\.1 $SSHD_PORT\$" <<<"$env2" || fail "no SSH_CONNECTION: $env2"
+	grep -qE "^SSH_CONNECTION=" <<<"$set3" || fail "no SSH_CONNECTION in set: $set3"
+	assert_equal "$(grep -c '^P_' <<<"$env1$env2$set3")" 0
+	# The runner's command line is in view, the token is not.
+	[[ $ps4 == *'IFS= read -r P_t'* ]] || fail "the runner is not in ps: $ps4"
+	[[ $env1$env2$set3$ps4 != *"$token"* ]] || fail "a task saw the token $token"
+	assert_nothing_left 15
+}
+
+@test "channels: a cmd text that ends in a backslash runs as here and with a connection of its own (the runner adds no newline)" {
+	printf '%s\n' '{"cmd": "printf %s x \\"}' '{"cmd": "echo a \\"}' >in
+	run --separate-stderr ppool <in
+	assert_success
+	assert_equal "$(jqo '.stdout | tojson' | tr '\n' ' ')" '"x\\" "a \\\n" '
+	jqo -c 'del(.ms)' >local.rec
+	PPOOL_CHANNELS=0 run --separate-stderr ppool -S 127.0.0.1 --ssh-command "$SSH" <in
+	assert_success
+	jqo -c 'del(.ms, .host)' >nochannel.rec
+	run --separate-stderr ppool -S 127.0.0.1 --ssh-command "$SSH" <in
+	assert_success
+	jqo -c 'del(.ms, .host)' >channel.rec
+	assert_equal "$(cat nochannel.rec)" "$(cat local.rec)"
+	assert_equal "$(cat channel.rec)" "$(cat local.rec)"
+	assert_nothing_left 15
+}
+
+@test "channels: --line-buffer prints a line while its task still runs, as here and with a connection of its own" {
+	# The task prints a line, then waits for go: the line must be out
+	# before that.  Each way of running it says whether it was.
+	local cmd='echo "first $0"; : >"$1/started"; while [ ! -e "$1/go" ]; do sleep 0.05; done; echo last'
+	local how pid got='' channels
+	local -a hosts
+	for how in local connection channel; do
+		rm -f started go
+		hosts=(-S 127.0.0.1 --ssh-command "$SSH")
+		channels=1
+		case $how in
+		local) hosts=() ;;
+		connection) channels=0 ;;
+		esac
+		PPOOL_CHANNELS=$channels "$PPOOL" --line-buffer "${hosts[@]}" -- sh -c "$cmd" {} "$PWD" \
+			<<<1 >"out.$how" 2>err &
+		pid=$!
+		BG_PIDS+=("$pid")
+		wait_until 30 test -e started
+		if wait_until 5 grep -qx 'first 1' "out.$how"; then
+			got="$got $how:early"
+		else
+			got="$got $how:late"
+		fi
+		: >go
+		wait_exit "$pid" 30
+		assert_equal "$status" 0
+		assert_equal "$(cat "out.$how")" "first 1
+last"
+	done
+	assert_equal "$got" " local:early connection:early channel:early"
+	assert_nothing_left 15
+}
+
+@test "command mode: an \"env\" name that is no shell name reaches an argv command on a remote host, as here (channel or not)" {
+	# The man page: "env" is set with env(1), "so that any variable name
+	# works".  The tasks' programs are run without a shell.
+	printf '%s\n' '{"cmd": ["printenv", "odd name.x"], "env": {"odd name.x": "v1"}}' \
+		'{"pipeline": [["printenv", "a-b"], ["cat"]], "env": {"a-b": "v2"}}' >in
+	run --separate-stderr ppool <in
+	assert_success
+	assert_equal "$(jqo -c '[.ok, .stdout]' | tr '\n' ' ')" '[true,"v1\n"] [true,"v2\n"] '
+	jqo -c 'del(.ms)' >local.rec
+	run --separate-stderr ppool -S 127.0.0.1 --ssh-command "$SSH" <in
+	jqo -c 'del(.ms, .host)' >channel.rec
+	PPOOL_CHANNELS=0 run --separate-stderr ppool -S 127.0.0.1 --ssh-command "$SSH" <in
+	jqo -c 'del(.ms, .host)' >nochannel.rec
+	assert_equal "$(cat channel.rec nochannel.rec)" "$(cat local.rec local.rec)"
+	assert_nothing_left 15
+}
