@@ -32,6 +32,9 @@
  * a second stream's last bytes would come in a TCP segment of their own,
  * which srun's and sshd's links hold back for the first one's ACK (40 ms).
  * stderr waits in a file meanwhile, sent (by cat) only when not empty.
+ * Through srun (P_b=1) stdout waits in a file too and all goes in one
+ * write (cat's), for the same reason: the runner's status line, written
+ * after the task's output was sent, waited 15 to 40 ms for that ACK.
  *
  * Its variables are its own (unset first: one exported by the far side's
  * environment would stay exported, to every task).  With setsid, a task is
@@ -45,12 +48,12 @@
  * outside the runner's group.
  */
 #define CHANNEL_RUNNER_FMT						\
-	"unset P_a P_t P_d P_s P_p P_w P_m P_n P_c P_i P_l P_f P_e P_k P_g "	\
-	"P_r\n"								\
-	"P_a=%g; IFS= read -r P_t || exit 0\n"				\
+	"unset P_a P_b P_t P_d P_s P_p P_w P_m P_n P_c P_i P_l P_f P_e P_k "	\
+	"P_g P_r\n"							\
+	"P_a=%g; P_b=%d; IFS= read -r P_t || exit 0\n"			\
 	"P_d=$(mktemp -d \"${TMPDIR:-/tmp}/ppool.XXXXXX\") || exit 1\n"	\
 	"P_s=setsid; command -v setsid >/dev/null 2>&1 || P_s=\n"	\
-	"exec 3<&0\n"							\
+	"exec 3<&0 4>&1\n"						\
 	"trap 'rm -rf \"$P_d\"' EXIT\n"					\
 	"trap '[ -n \"$P_p\" ] && { kill -TERM -$P_p || kill -TERM $P_p; " \
 	"$P_s /bin/sh -c \"sleep $P_a; kill -KILL -$P_p\" </dev/null "	\
@@ -63,16 +66,19 @@
 	"P_f=/dev/null\n"						\
 	"if [ \"$P_n\" != - ]; then head -c \"$P_n\" >\"$P_d/i\" || "	\
 	"exit 0; P_f=$P_d/i; fi\n"					\
-	"$P_s /bin/sh -c \"$P_c\" <\"$P_f\" 2>\"$P_d/e\" 3<&- & P_p=$!\n"	\
+	"[ $P_b = 1 ] && exec 4>\"$P_d/o\"\n"				\
+	"$P_s /bin/sh -c \"$P_c\" <\"$P_f\" >&4 2>\"$P_d/e\" 3<&- 4>&- & "	\
+	"P_p=$!\n"							\
 	"{ P_g=TERM; while IFS= read -r P_k && [ \"$P_k\" = k ]; do "	\
 	"kill -$P_g -$P_p 2>/dev/null || kill -$P_g $P_p 2>/dev/null; "	\
-	"P_g=KILL; done; } <&3 & P_r=$!\n"				\
+	"P_g=KILL; done; } <&3 4>&- & P_r=$!\n"				\
 	"wait $P_p 2>/dev/null; P_e=$?\n"				\
 	"[ -n \"$P_s\" ] && kill -KILL -$P_p 2>/dev/null\n"		\
 	"P_p=\n"							\
 	"if [ -s \"$P_d/e\" ]; then printf '%%s %%s 1\\n' \"$P_t\" "	\
 	"\"$P_e\"; cat \"$P_d/e\"; printf '%%s\\n' \"$P_t\"; "		\
-	"else printf '%%s %%s 0\\n' \"$P_t\" \"$P_e\"; fi\n"		\
+	"else printf '%%s %%s 0\\n' \"$P_t\" \"$P_e\"; fi >&4\n"	\
+	"[ $P_b = 1 ] && exec 4>&1 && cat \"$P_d/o\"\n"			\
 	"wait $P_r\n"							\
 	"done\n"
 
@@ -126,7 +132,8 @@ channel_open(struct host *h, const struct config *cfg)
 	    spawn_reserve(1) == -1)
 		goto fail;
 	ch = xcalloc(1, sizeof *ch);
-	snprintf(runner, sizeof runner, CHANNEL_RUNNER_FMT, cfg->kill_after);
+	snprintf(runner, sizeof runner, CHANNEL_RUNNER_FMT, cfg->kill_after,
+	    h->slurm);
 	ch->pl = host_pipeline(h, runner, cfg->kill_after);
 	if (spawn_start(ch->pl, to[0], out[1], errp[1], NULL, &ch->pid,
 	    &ch->pidfd) == -1) {
