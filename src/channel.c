@@ -376,8 +376,9 @@ channel_line(struct channel *ch, const char *p, size_t n)
 }
 
 /*
- * The next bytes of the task sent on ch: set *which (1: its stdout, 2: its
- * stderr), *data and *n; they stay valid until the next call.  What ssh or
+ * The next bytes of the task sent on ch, reading its pipes first when
+ * may_read: set *which (1: its stdout, 2: its stderr), *data and *n; they
+ * stay valid until the next call.  What ssh or
  * srun write on the channel's own stderr goes to the task's.  Return
  * IO_READ with bytes, IO_WAIT when more must come first, IO_END once the
  * task ended (channel_done) or the channel did.  The greeting comes first;
@@ -385,8 +386,8 @@ channel_line(struct channel *ch, const char *p, size_t n)
  * and why says so).
  */
 enum io_status
-channel_pull(struct channel *ch, int *which, char **data, size_t *n,
-    char *why, size_t size)
+channel_pull(struct channel *ch, int may_read, int *which, char **data,
+    size_t *n, char *why, size_t size)
 {
 	struct buf	*b = &ch->rd[0];
 	const char	*tok;
@@ -396,7 +397,7 @@ channel_pull(struct channel *ch, int *which, char **data, size_t *n,
 	buf_consume(&ch->rd[0], ch->given[0]);
 	buf_consume(&ch->rd[1], ch->given[1]);
 	ch->given[0] = ch->given[1] = 0;
-	if (buf_used(&ch->rd[1]) == 0)
+	if (buf_used(&ch->rd[1]) == 0 && may_read)
 		(void)channel_fill(&ch->fd[1], &ch->rd[1]);
 	if (buf_used(&ch->rd[1]) > 0) {
 		*which = 2;
@@ -406,7 +407,8 @@ channel_pull(struct channel *ch, int *which, char **data, size_t *n,
 	}
 	if (ch->state == CHANNEL_DONE)
 		return IO_END;
-	(void)channel_fill(&ch->fd[0], b);
+	if (may_read)
+		(void)channel_fill(&ch->fd[0], b);
 	if (!ch->link.ready &&
 	    host_greet(&ch->link, b, why, size) != HOST_READY)
 		return ch->fd[0] == -1 ? IO_END : IO_WAIT;
@@ -426,7 +428,7 @@ channel_pull(struct channel *ch, int *which, char **data, size_t *n,
 		if (line == 0)
 			return ch->fd[0] == -1 ? IO_END : IO_WAIT;
 		buf_consume(b, CHANNEL_TOKEN + line);
-		return channel_pull(ch, which, data, n, why, size);
+		return channel_pull(ch, 0, which, data, n, why, size);
 	}
 	give = buf_used(b);
 	if (ch->fd[0] != -1)

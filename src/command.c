@@ -586,9 +586,10 @@ command_take(struct command *c, const struct config *cfg, int which,
 }
 
 /*
- * Take what the channel of a command has for it, a bounded number of
- * pieces at a time (a flood of output waits for the next poll).  Return as
- * command_read.
+ * Take what the channel of a command has for it: a bounded number of reads
+ * (a flood of output waits for the next poll), then whatever they left in
+ * the channel's buffers, which no poll would wake ppool for (the token
+ * behind the task's last bytes).  Return as command_read.
  */
 static enum io_status
 command_read_channel(struct command *c, const struct config *cfg, double now)
@@ -596,20 +597,20 @@ command_read_channel(struct command *c, const struct config *cfg, double now)
 	enum io_status	 rc;
 	char		*data;
 	size_t		 n;
-	int		 which, i;
+	int		 which, reads = 0;
 
-	for (i = 0; i < 16; i++) {
-		rc = channel_pull(c->chan, &which, &data, &n, c->lost,
-		    sizeof c->lost);
+	for (;;) {
+		rc = channel_pull(c->chan, reads < 16, &which, &data, &n,
+		    c->lost, sizeof c->lost);
+		reads++;
 		if (c->chan->link.bad) {
 			command_kill(c, now, c->lost);
 			return IO_WAIT;
 		}
 		if (rc != IO_READ)
-			return rc;
+			return rc == IO_WAIT && reads > 16 ? IO_READ : rc;
 		command_take(c, cfg, which, data, n, now);
 	}
-	return IO_READ;
 }
 
 /*

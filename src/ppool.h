@@ -533,7 +533,7 @@ int	 channel_wanted(const struct config *, const struct host *);
 struct channel *channel_get(struct host *, const struct config *);
 int	 channel_flush(struct channel *);
 void	 channel_send(struct channel *, const char *, const struct buf *);
-enum io_status channel_pull(struct channel *, int *, char **, size_t *,
+enum io_status channel_pull(struct channel *, int, int *, char **, size_t *,
 	    char *, size_t);
 int	 channel_done(const struct channel *);
 void	 channel_kill_task(struct channel *);

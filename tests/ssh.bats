@@ -978,7 +978,10 @@ EOF
 	} >>in
 	local cmd='if [ -n "$1" ]; then cat "$1"; else cat; fi'
 	ppool -o raw -- sh -c "$cmd" sh <in >local.out
-	ppool -o raw -S 1/127.0.0.1 --ssh-command "$SSH" -- sh -c "$cmd" sh <in >remote.out 2>err
+	status=0
+	timeout -s KILL 40 "$PPOOL" -o raw -S 1/127.0.0.1 --ssh-command "$SSH" -- sh -c "$cmd" sh \
+		<in >remote.out 2>err || status=$?
+	assert_equal "$status" 0
 	assert_equal "$(cat err)" ""
 	{
 		cat big.in rand.bin
@@ -986,6 +989,26 @@ EOF
 	} >want
 	assert_equal "$(md5sum <local.out)" "$(md5sum <want)"
 	assert_equal "$(md5sum <remote.out)" "$(md5sum <want)"
+	assert_nothing_left 15
+}
+
+@test "channels: 64 tasks of 2 MiB of output each all end, none left waiting for the end its channel sent (as a local run)" {
+	# The runner's token and status come in the same read as a task's last
+	# bytes: ppool must take them then, since nothing more comes until it
+	# sends the next task.
+	seq 64 >in
+	local cmd='echo "$0"; head -c 2097152 /dev/zero'
+	ppool -o raw -- sh -c "$cmd" {} <in | md5sum >local.md5
+	{
+		status=0
+		timeout -s KILL 40 "$PPOOL" -o raw -S 1/127.0.0.1 --ssh-command "$SSH" -- sh -c "$cmd" {} \
+			<in 2>err || status=$?
+		echo "$status" >rc
+	} | md5sum >remote.md5
+	assert_equal "$(cat rc)" 0
+	assert_equal "$(cat err)" ""
+	assert_equal "$(cat remote.md5)" "$(cat local.md5)"
+	assert_equal "$(cat local.md5)" "$(for i in $(seq 64); do echo "$i"; head -c 2097152 /dev/zero; done | md5sum)"
 	assert_nothing_left 15
 }
 
@@ -1052,6 +1075,47 @@ esac'
 	# The runner's command line is in view, the token is not.
 	[[ $ps4 == *'IFS= read -r P_t'* ]] || fail "the runner is not in ps: $ps4"
 	[[ $env1$env2$set3$ps4 != *"$token"* ]] || fail "a task saw the token $token"
+	assert_nothing_left 15
+}
+
+# channel_session: the pid of the sshd process of the session that runs
+# the one channel of this test: the parent of its runner (the runner's
+# subshells and the watchdog forked before it share its command line).
+channel_session() {
+	local p pp
+	for p in $(remote_marker_pids); do
+		[[ $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) == "/bin/sh -c unset P_a "* ]] || continue
+		pp=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null) || continue
+		[[ $(tr '\0' ' ' <"/proc/$pp/cmdline" 2>/dev/null) != sshd:* ]] || echo "$pp"
+	done
+}
+
+@test "channels: a channel whose connection dropped while it was idle is replaced; the next task runs, no host is retired" {
+	local pid session client
+	mkfifo tasks
+	"$PPOOL" -S 1/127.0.0.1 --ssh-command "$SSH" -- sh -c 'echo "$SSH_CONNECTION"' {} \
+		<tasks >out 2>err 3>&- &
+	pid=$!
+	BG_PIDS+=("$pid")
+	exec 5>tasks
+	echo 1 >&5
+	wait_until 30 at_least_lines out 1
+	# The channel is idle: its session's sshd dies, and its ssh with it.
+	session=$(channel_session)
+	[[ $session =~ ^[0-9]+$ ]] || fail "not one channel session: $session"
+	client=$(pgrep -P "$pid")
+	[[ $client =~ ^[0-9]+$ ]] || fail "not one ssh: $client"
+	kill -KILL "$session"
+	wait_until 10 exited "$client"
+	echo 2 >&5
+	exec 5>&-
+	wait_exit "$pid" 30
+	output=$(<out)
+	assert_equal "$status" 0
+	assert_equal "$(cat err)" ""
+	assert_seqs_in_order 2
+	assert_hosts_match stdout
+	assert_equal "$(channel_conns)" 2
 	assert_nothing_left 15
 }
 
