@@ -926,7 +926,6 @@ EOF
 	assert_equal "$(jqo -c 'select(.seq == 1 or .seq == 4) | [.ok, .exit, .host]' | sort -u)" '[true,0,"127.0.0.1"]'
 	# Tasks 1 and 4 ran in the same channel: one connection, one runner.
 	assert_equal "$(record 1 | jq -r .stdout)" "$(record 4 | jq -r .stdout)"
-	output=$(jqo -c 'select(.seq == 1 or .seq == 4)')
 	assert_nothing_left 15
 }
 
