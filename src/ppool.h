@@ -469,7 +469,6 @@ struct host {
 	int		 local;
 	int		 slurm;		/* a node, reached by srun */
 	int		 retired;	/* it failed: no more tasks */
-	struct channel	*idle;		/* channels waiting for a task */
 };
 
 /* A child's tie to its host: whether the host's greeting came. */
