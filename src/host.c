@@ -30,13 +30,13 @@
 	"p=$PPID; "							\
 	"(trap '' TERM; while kill -0 $p && kill -0 $$; do sleep 1; done; " \
 	"if kill -0 $$; then kill -TERM 0; sleep $2; fi; kill -KILL 0) "	\
-	"</dev/null >/dev/null 2>&1 & "					\
-	"echo " HOST_HELLO "; exec /bin/sh -c \"$1\""
+	"</dev/null >/dev/null 2>&1 & " HOST_STEP
 
 /*
- * What runs first in a job step: the greeting, then the command ($1).  A
- * step needs no watchdog: Slurm ends every process of a step when the
- * step ends, and a step ends with srun, which dies with ppool.
+ * What runs first in a job step, and last in the wrapper: the greeting,
+ * then the command ($1).  A step needs no watchdog: Slurm ends every
+ * process of a step when the step ends, and a step ends with srun, which
+ * dies with ppool.
  */
 #define HOST_STEP	"echo " HOST_HELLO "; exec /bin/sh -c \"$1\""
 

@@ -101,7 +101,8 @@ struct worker *
 worker_start(const struct config *cfg, struct host *h)
 {
 	struct worker	*w;
-	int		 to[2], from[2], errp[2] = { -1, -1 }, saved;
+	int		 to[2], from[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int		 saved;
 
 	if (spawn_pipe(to, 1) == -1)
 		return NULL;
@@ -110,7 +111,8 @@ worker_start(const struct config *cfg, struct host *h)
 		saved = errno;
 		close(to[0]);
 		close(to[1]);
-		if (errp[0] == -1 && from[0] != -1) {
+		/* from is open only when errp failed. */
+		if (from[0] != -1) {
 			close(from[0]);
 			close(from[1]);
 		}
